@@ -1,0 +1,25 @@
+# xaicut: skin-lesion segmentation from class labels only.
+# HAM10000 -> split -> class-balanced augmentation -> ResNet(+CBAM) -> Grad-CAM/SHAP (HDF5)
+# -> fused binary seeds -> GMM + graph cut -> Dice/Jaccard -> report.  See README.md.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/train.smk"
+include: "rules/attribute.smk"
+include: "rules/segment.smk"
+include: "rules/evaluate.smk"
+
+
+rule all:
+    input:
+        RESULTS / "report" / "report.html",
+        RESULTS / "metrics" / "summary.csv",
+    default_target: True

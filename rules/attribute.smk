@@ -1,0 +1,20 @@
+# Grad-CAM and SHAP maps of the test images, one job per shard (GPU-capable).
+
+
+rule attribute:
+    input:
+        manifest=RESULTS / "data" / "manifest.csv",
+        model=RESULTS / "train" / "model.pt",
+    output:
+        directory(RESULTS / "attribution" / "{shard}"),
+    params:
+        attribute=config["attribute"],
+        seed=config["seed"],
+        device=config["device"],
+    threads: config["threads"]
+    resources:
+        **gpu_resources(),
+    log:
+        RESULTS / "logs" / "attribute" / "{shard}.log",
+    script:
+        "../workflow_scripts/attribute.py"

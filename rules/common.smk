@@ -1,0 +1,48 @@
+# Shared helpers: config validation, result paths, shard lists, GPU resources.
+
+import os
+from pathlib import Path
+
+import pandas as pd
+from snakemake.utils import validate
+
+from xaicut.attribution import shard_names
+
+validate(config, "../schemas/config.schema.yaml")
+
+RESULTS = Path(config["results_dir"])
+DEMO = config["data_dir"] == "demo"
+DATA_DIR = RESULTS / "demo_data" if DEMO else Path(config["data_dir"])
+FUSE_STAGES = [*config["attribute"]["methods"], "fused"]
+
+# Jobs import the xaicut package from this repository, also on cluster nodes.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
+)
+
+
+def gpu_resources():
+    """Resources of GPU-capable rules: one GPU when the config device is cuda."""
+    return {"gpu": 1} if config["device"] == "cuda" else {}
+
+
+def test_shards():
+    """Shard names of the test split (known once the ingest checkpoint has run)."""
+    manifest = pd.read_csv(checkpoints.ingest.get().output.manifest)
+    n_test = int((manifest.split == "test").sum())
+    return shard_names(n_test, config["attribute"]["shard_size"])
+
+
+def stage_mask_dirs(wildcards):
+    """Every per-shard mask folder that evaluate reads: fuse stages and graph cut."""
+    stages = [*FUSE_STAGES, "graphcut"]
+    return [str(RESULTS / "masks" / s / sh) for s in stages for sh in test_shards()]
+
+
+def segment_tables(wildcards):
+    """Per-shard graph-cut status tables."""
+    return [str(RESULTS / "segment" / f"{sh}.csv") for sh in test_shards()]
+
+
+wildcard_constraints:
+    shard=r"shard[0-9]+",

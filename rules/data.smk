@@ -1,0 +1,44 @@
+# Input data: demo generator (data_dir: demo), validation + split, class-balanced augmentation.
+
+
+if DEMO:
+
+    rule demo_data:
+        output:
+            directory(RESULTS / "demo_data"),
+        params:
+            demo=config["demo"],
+            seed=config["seed"],
+        log:
+            RESULTS / "logs" / "demo_data.log",
+        script:
+            "../workflow_scripts/demo_data.py"
+
+
+checkpoint ingest:
+    input:
+        data=DATA_DIR,
+    output:
+        manifest=RESULTS / "data" / "manifest.csv",
+    params:
+        split=config["split"],
+        seed=config["seed"],
+    log:
+        RESULTS / "logs" / "ingest.log",
+    script:
+        "../workflow_scripts/ingest.py"
+
+
+rule augment:
+    input:
+        manifest=RESULTS / "data" / "manifest.csv",
+    output:
+        dataset=RESULTS / "data" / "dataset_b.csv",
+        images=directory(RESULTS / "data" / "augmented"),
+    params:
+        augment=config["augment"],
+        seed=config["seed"],
+    log:
+        RESULTS / "logs" / "augment.log",
+    script:
+        "../workflow_scripts/augment.py"

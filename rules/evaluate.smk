@@ -1,0 +1,43 @@
+# Dice/Jaccard of every stage against the ground truth, and the HTML report.
+
+
+rule evaluate:
+    input:
+        manifest=RESULTS / "data" / "manifest.csv",
+        masks=stage_mask_dirs,
+        segment=segment_tables,
+    output:
+        per_image=RESULTS / "metrics" / "per_image.csv",
+        summary=report(
+            RESULTS / "metrics" / "summary.csv",
+            caption="../report/summary.rst",
+            category="Segmentation",
+        ),
+        per_class=report(
+            RESULTS / "metrics" / "summary_per_class.csv",
+            caption="../report/summary_per_class.rst",
+            category="Segmentation",
+        ),
+    log:
+        RESULTS / "logs" / "evaluate.log",
+    script:
+        "../workflow_scripts/evaluate.py"
+
+
+rule report:
+    input:
+        rules.evaluate.output,
+        rules.train.output,
+    output:
+        report(
+            RESULTS / "report" / "report.html",
+            caption="../report/report.rst",
+            category="Report",
+        ),
+    params:
+        report=config["report"],
+        config=config,
+    log:
+        RESULTS / "logs" / "report.log",
+    script:
+        "../workflow_scripts/report.py"

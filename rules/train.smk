@@ -1,0 +1,30 @@
+# Classifier training on class labels only (GPU-capable).
+
+
+rule train:
+    input:
+        dataset=RESULTS / "data" / "dataset_b.csv",
+    output:
+        model=RESULTS / "train" / "model.pt",
+        history=report(
+            RESULTS / "train" / "history.csv",
+            caption="../report/history.rst",
+            category="Classifier",
+        ),
+        classification=report(
+            RESULTS / "train" / "classification_report.csv",
+            caption="../report/classification_report.rst",
+            category="Classifier",
+        ),
+        predictions=RESULTS / "train" / "test_predictions.csv",
+    params:
+        train=config["train"],
+        seed=config["seed"],
+        device=config["device"],
+    threads: config["threads"]
+    resources:
+        **gpu_resources(),
+    log:
+        RESULTS / "logs" / "train.log",
+    script:
+        "../workflow_scripts/train.py"

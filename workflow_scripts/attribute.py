@@ -1,0 +1,15 @@
+"""Rule attribute: Grad-CAM/SHAP maps for one shard of test images."""
+
+import pandas as pd
+import torch
+
+from xaicut.attribution import attribute_shard, shard_rows
+from xaicut.logs import setup_logging
+
+setup_logging(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+cfg = snakemake.params.attribute
+manifest = pd.read_csv(snakemake.input.manifest)
+rows = shard_rows(manifest, snakemake.wildcards.shard, cfg["shard_size"])
+attribute_shard(rows, manifest, snakemake.input.model, snakemake.output[0], cfg,
+                device=snakemake.params.device, seed=snakemake.params.seed)

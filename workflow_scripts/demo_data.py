@@ -1,0 +1,9 @@
+"""Rule demo_data: write the seeded synthetic HAM10000-layout dataset."""
+
+from xaicut.demo_data import write_demo_dataset
+from xaicut.logs import setup_logging
+
+setup_logging(snakemake.log[0])
+demo = snakemake.params.demo
+write_demo_dataset(snakemake.output[0], n_lesions=demo["n_lesions"], seed=snakemake.params.seed,
+                   width=demo["width"], height=demo["height"])

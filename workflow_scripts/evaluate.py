@@ -1,0 +1,12 @@
+"""Rule evaluate: Dice/Jaccard/accuracy/sensitivity/specificity per image, stage and class."""
+
+import pandas as pd
+
+from xaicut.metrics import evaluate_results
+from xaicut.io import write_csv
+from xaicut.logs import setup_logging
+
+setup_logging(snakemake.log[0])
+tables = evaluate_results(pd.read_csv(snakemake.input.manifest), snakemake.input.masks)
+for name, table in tables.items():
+    write_csv(table, snakemake.output[name])

@@ -1,0 +1,8 @@
+"""Rule fuse: per-method binary masks and the fused seed mask for one shard."""
+
+from xaicut.fuse import fuse_shard
+from xaicut.logs import setup_logging
+
+setup_logging(snakemake.log[0])
+fuse_shard(snakemake.input.maps, snakemake.params.fuse,
+           out_dirs=dict(zip(snakemake.params.stages, snakemake.output)))

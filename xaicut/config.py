@@ -1,0 +1,42 @@
+"""Configuration loading and validation against ``schemas/config.schema.yaml``.
+
+The Snakefile validates with ``snakemake.utils.validate`` against the same schema; this module gives
+library code and tests the identical check without a running workflow.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from snakemake.utils import validate
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """The configuration breaks the schema; the message names the offending key."""
+
+
+def validate_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``config`` checked against the schema with defaults filled in.
+
+    Raises ``ConfigError`` naming the key for unknown keys, wrong types and missing ``data_dir``.
+    """
+    checked = copy.deepcopy(config)
+    try:
+        validate(checked, str(SCHEMA_PATH), set_default=True)
+    except Exception as err:  # snakemake wraps jsonschema's ValidationError in WorkflowError
+        raise ConfigError(f"invalid configuration: {err}") from err
+    return checked
+
+
+def load_config(path: str | os.PathLike, **overrides: Any) -> dict[str, Any]:
+    """Read a YAML config file, apply top-level ``overrides`` and validate it."""
+    with open(path, encoding="utf-8") as f:
+        config = yaml.safe_load(f) or {}
+    config.update(overrides)
+    return validate_config(config)

@@ -1,0 +1,404 @@
+"""Colour-GMM graph-cut refinement of a fused XAI seed mask (paper 000, §2.5 and §4).
+
+The fused Grad-CAM/SHAP mask is only a rough, soft initial estimate of the lesion. It is refined
+by an iterated GrabCut-style energy minimisation over binary labels ``x_p`` (1 = lesion, 0 = skin)
+on the pixel grid:
+
+    E(x) = sum_p D_p(x_p) + sum_{(p,q) in N} w_pq * [x_p != x_q]
+
+* Unary (data) term: ``D_p(1) = -log p_fg(z_p)`` and ``D_p(0) = -log p_bg(z_p)``, where ``z_p`` is
+  the colour of pixel ``p`` (CIE-Lab by default, L in [0, 100]) and ``p_fg`` / ``p_bg`` are
+  full-covariance Gaussian mixtures fitted to the pixels currently labelled lesion / skin.
+* Pairwise term: the contrast-sensitive Potts model of Boykov & Jolly (2001) and GrabCut,
+  ``w_pq = lambda * exp(-beta * ||z_p - z_q||^2) / dist(p, q)`` with
+  ``beta = 1 / (2 * mean ||z_p - z_q||^2)`` over all neighbouring pairs of the image and
+  ``N`` the 4- or 8-neighbourhood. Cutting between dissimilar colours is cheap.
+
+The global minimum for fixed GMMs is an s-t minimum cut (PyMaxflow; source = lesion). The seed
+only initialises the GMMs (soft seeds, as in the paper): GMMs are refitted on each new
+segmentation and the cut is repeated until the fraction of changed pixels drops below
+``tolerance`` or ``max_iterations`` cuts have been made. The cut runs at a reduced working size
+for speed; the result is cleaned morphologically (opening, closing, hole filling, one connected
+component) and upsampled (nearest neighbour) to the image size.
+
+Degenerate inputs never raise; they return a fallback mask whose ``status`` names the case:
+
+============== ==================================================== =====================
+status         condition                                            returned mask
+============== ==================================================== =====================
+ok             normal run                                           graph-cut mask
+empty_seed     seed has no lesion pixel (at working size)           all False
+full_seed      seed has no skin pixel (at working size)             all True
+constant_image every pixel has the same colour (at working size)    the seed
+empty_cut      cut (or its clean-up) labels no pixel as lesion      the seed
+full_cut       cut labels every pixel as lesion                     the seed
+============== ==================================================== =====================
+
+Invalid inputs (image not uint8 (H, W, 3), seed not bool, shapes differing) raise ``ValueError``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import maxflow
+import numpy as np
+from scipy import ndimage
+from sklearn.mixture import GaussianMixture
+
+REG_COVAR = 1e-2
+"""Added to GMM covariance diagonals (squared colour units) to keep them invertible."""
+
+MIN_SAMPLES_PER_COMPONENT = 10
+"""A GMM gets at most one component per this many fitting samples."""
+
+GMM_MAX_ITER = 50
+"""EM iterations per GMM fit."""
+
+KEEP_COMPONENT_MODES = ("largest", "central", "all")
+COLOR_SPACES = ("lab", "rgb")
+
+
+@dataclass(frozen=True)
+class GraphCutParams:
+    """Parameters of :func:`graph_cut_refine`; pixel sizes refer to the working size."""
+
+    fg_components: int = 5  # GMM components for lesion colour
+    bg_components: int = 5  # GMM components for skin colour
+    pairwise_weight: float = 50.0  # lambda of the contrast-sensitive Potts term
+    connectivity: int = 8  # 4 or 8
+    max_iterations: int = 5
+    tolerance: float = 0.001  # stop when fraction of changed pixels < tolerance
+    working_size: int = 256  # longest side (px) the cut runs at; 0 = full size
+    gmm_max_pixels: int = 20000  # pixels subsampled per region for GMM fitting
+    color_space: str = "lab"  # "lab" or "rgb"
+    fill_holes: bool = True
+    opening_radius: int = 2  # px at working size, 0 = off
+    closing_radius: int = 2  # px at working size, 0 = off
+    keep_component: str = "largest"  # "largest", "central" or "all"
+    seed: int = 0  # random_state for GMM and subsampling
+
+    def __post_init__(self) -> None:
+        if self.fg_components < 1 or self.bg_components < 1:
+            raise ValueError("fg_components and bg_components must be >= 1")
+        if self.pairwise_weight < 0:
+            raise ValueError(f"pairwise_weight must be >= 0, got {self.pairwise_weight}")
+        if self.connectivity not in (4, 8):
+            raise ValueError(f"connectivity must be 4 or 8, got {self.connectivity}")
+        if self.max_iterations < 1:
+            raise ValueError(f"max_iterations must be >= 1, got {self.max_iterations}")
+        if self.tolerance < 0:
+            raise ValueError(f"tolerance must be >= 0, got {self.tolerance}")
+        if self.working_size < 0:
+            raise ValueError(f"working_size must be >= 0, got {self.working_size}")
+        if self.gmm_max_pixels < 1:
+            raise ValueError(f"gmm_max_pixels must be >= 1, got {self.gmm_max_pixels}")
+        if self.color_space not in COLOR_SPACES:
+            raise ValueError(f"color_space must be one of {COLOR_SPACES}, got {self.color_space!r}")
+        if self.opening_radius < 0 or self.closing_radius < 0:
+            raise ValueError("opening_radius and closing_radius must be >= 0")
+        if self.keep_component not in KEEP_COMPONENT_MODES:
+            raise ValueError(
+                f"keep_component must be one of {KEEP_COMPONENT_MODES}, got {self.keep_component!r}"
+            )
+
+
+@dataclass(frozen=True)
+class GraphCutResult:
+    """Outcome of :func:`graph_cut_refine`.
+
+    ``mask`` is bool (H, W) at image size; ``status`` is ``"ok"`` or the fallback taken (module
+    docstring); ``iterations`` counts the cuts made (0 for fallbacks decided before any cut);
+    ``changed_ratio`` is the fraction of working-size pixels whose label changed in the last cut
+    (0.0 when no cut was made).
+    """
+
+    mask: np.ndarray
+    status: str
+    iterations: int
+    changed_ratio: float
+
+
+def validate_inputs(image: np.ndarray, seed_mask: np.ndarray) -> None:
+    """Raise ``ValueError`` unless ``image`` is uint8 (H, W, 3) and ``seed_mask`` bool (H, W)."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise ValueError(f"image must be a uint8 numpy array, got {getattr(image, 'dtype', type(image))}")
+    if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError(f"image must have shape (H, W, 3), got {image.shape}")
+    if not isinstance(seed_mask, np.ndarray) or seed_mask.dtype != np.bool_:
+        raise ValueError(
+            f"seed_mask must be a bool numpy array (e.g. mask > 0), "
+            f"got {getattr(seed_mask, 'dtype', type(seed_mask))}"
+        )
+    if seed_mask.shape != image.shape[:2]:
+        raise ValueError(f"seed_mask shape {seed_mask.shape} differs from image shape {image.shape[:2]}")
+
+
+def working_shape(height: int, width: int, working_size: int) -> tuple[int, int]:
+    """(h, w) with the longest side at most ``working_size`` px (0 = unchanged; never upscales)."""
+    longest = max(height, width)
+    if working_size == 0 or longest <= working_size:
+        return height, width
+    scale = working_size / longest
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize_inputs(
+    image: np.ndarray, seed_mask: np.ndarray, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Resize image (area averaging) and seed (nearest neighbour) to ``shape`` = (h, w)."""
+    if shape == image.shape[:2]:
+        return image, seed_mask
+    size = (shape[1], shape[0])
+    small_image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small_seed = cv2.resize(seed_mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    return small_image, small_seed
+
+
+def color_features(image: np.ndarray, color_space: str) -> np.ndarray:
+    """Per-pixel colour features, float32 (H, W, 3).
+
+    ``"lab"``: CIE-Lab with L in [0, 100] and a, b roughly in [-128, 127];
+    ``"rgb"``: RGB in [0, 255].
+    """
+    as_float = image.astype(np.float32)
+    if color_space == "lab":
+        return cv2.cvtColor(as_float / 255.0, cv2.COLOR_RGB2Lab)
+    return as_float
+
+
+def count_distinct_rows(samples: np.ndarray) -> int:
+    """Number of distinct feature vectors, via a 1-D projection (collisions only undercount)."""
+    projection = samples.astype(np.float64) @ np.array([1.0, 1e3 * np.pi, 1e6 * np.e])[: samples.shape[1]]
+    return int(np.unique(projection).size)
+
+
+def fit_gmm(samples: np.ndarray, max_components: int, seed: int) -> GaussianMixture:
+    """Fit a full-covariance GMM to ``samples`` (N, C), N >= 1.
+
+    The number of components is capped by the number of distinct samples and by
+    ``N // MIN_SAMPLES_PER_COMPONENT`` so that every component has data to fit.
+    """
+    n_components = max(
+        1,
+        min(max_components, len(samples) // MIN_SAMPLES_PER_COMPONENT, count_distinct_rows(samples)),
+    )
+    gmm = GaussianMixture(
+        n_components=n_components,
+        covariance_type="full",
+        reg_covar=REG_COVAR,
+        max_iter=GMM_MAX_ITER,
+        random_state=seed,
+    )
+    return gmm.fit(samples)
+
+
+def subsample(samples: np.ndarray, max_count: int, rng: np.random.Generator) -> np.ndarray:
+    """At most ``max_count`` rows of ``samples`` (N, C), drawn without replacement."""
+    if len(samples) <= max_count:
+        return samples
+    return samples[rng.choice(len(samples), size=max_count, replace=False)]
+
+
+def fit_color_gmms(
+    features: np.ndarray, fg_mask: np.ndarray, params: GraphCutParams
+) -> tuple[GaussianMixture, GaussianMixture]:
+    """Fit the lesion and skin colour GMMs.
+
+    ``features``: float (H, W, C) colour features; ``fg_mask``: bool (H, W) current lesion
+    labels, with at least one True and one False pixel. Each region is subsampled to at most
+    ``params.gmm_max_pixels`` pixels (deterministic for ``params.seed``).
+    Returns ``(fg_gmm, bg_gmm)``.
+    """
+    if not fg_mask.any() or fg_mask.all():
+        raise ValueError("fg_mask must contain both lesion and skin pixels")
+    rng = np.random.default_rng(params.seed)
+    fg_samples = subsample(features[fg_mask], params.gmm_max_pixels, rng)
+    bg_samples = subsample(features[~fg_mask], params.gmm_max_pixels, rng)
+    return (
+        fit_gmm(fg_samples, params.fg_components, params.seed),
+        fit_gmm(bg_samples, params.bg_components, params.seed),
+    )
+
+
+def unary_costs(
+    features: np.ndarray, fg_gmm: GaussianMixture, bg_gmm: GaussianMixture
+) -> tuple[np.ndarray, np.ndarray]:
+    """Terminal capacities (source = lesion) from GMM negative log-likelihoods.
+
+    Returns ``(source_caps, sink_caps)``, float64 (H, W), in nats. ``sink_caps`` is the cost of
+    labelling a pixel lesion and ``source_caps`` of labelling it skin; the per-pixel minimum of the
+    two is subtracted (it does not change the minimiser) so both are non-negative.
+    """
+    flat = features.reshape(-1, features.shape[-1])
+    cost_fg = -fg_gmm.score_samples(flat)
+    cost_bg = -bg_gmm.score_samples(flat)
+    shape = features.shape[:2]
+    return (
+        np.maximum(cost_bg - cost_fg, 0.0).reshape(shape),
+        np.maximum(cost_fg - cost_bg, 0.0).reshape(shape),
+    )
+
+
+def neighbour_offsets(connectivity: int) -> list[tuple[int, int]]:
+    """Forward neighbour offsets (dy, dx); each undirected neighbour pair appears once."""
+    offsets = [(0, 1), (1, 0)]
+    if connectivity == 8:
+        offsets += [(1, 1), (1, -1)]
+    return offsets
+
+
+def offset_squared_differences(features: np.ndarray, offset: tuple[int, int]) -> np.ndarray:
+    """``||z_p - z_{p+offset}||^2`` stored at ``p``, float64 (H, W); NaN where p+offset is outside."""
+    dy, dx = offset
+    height, width = features.shape[:2]
+    result = np.full((height, width), np.nan)
+    rows_p = slice(0, height - dy)
+    rows_q = slice(dy, height)
+    cols_p = slice(max(0, -dx), width - max(0, dx))
+    cols_q = slice(max(0, dx), width - max(0, -dx))
+    diff = features[rows_p, cols_p].astype(np.float64) - features[rows_q, cols_q]
+    result[rows_p, cols_p] = np.einsum("...c,...c->...", diff, diff)
+    return result
+
+
+def contrast_weights(
+    features: np.ndarray, params: GraphCutParams
+) -> list[tuple[tuple[int, int], np.ndarray]]:
+    """Contrast-sensitive Potts weights per neighbour direction.
+
+    Returns ``[(offset, weights)]`` with ``weights`` float64 (H, W) holding
+    ``lambda * exp(-beta * ||z_p - z_q||^2) / |offset|`` for the edge from ``p`` to
+    ``q = p + offset`` (0 where ``q`` is outside the image), and
+    ``beta = 1 / (2 * mean ||z_p - z_q||^2)`` over all neighbour pairs. The image must not be
+    constant (the mean would be 0).
+    """
+    squared = [(o, offset_squared_differences(features, o)) for o in neighbour_offsets(params.connectivity)]
+    beta = 1.0 / (2.0 * np.nanmean(np.concatenate([s.ravel() for _, s in squared])))
+    return [
+        (o, np.nan_to_num(params.pairwise_weight * np.exp(-beta * s) / np.hypot(*o), nan=0.0))
+        for o, s in squared
+    ]
+
+
+def offset_structure(offset: tuple[int, int]) -> np.ndarray:
+    """3x3 structure array selecting the single neighbour at ``offset`` (for ``add_grid_edges``)."""
+    structure = np.zeros((3, 3))
+    structure[1 + offset[0], 1 + offset[1]] = 1.0
+    return structure
+
+
+def min_cut(
+    pairwise: list[tuple[tuple[int, int], np.ndarray]],
+    source_caps: np.ndarray,
+    sink_caps: np.ndarray,
+) -> np.ndarray:
+    """Minimum s-t cut on the pixel grid; returns bool (H, W), True = source side (lesion)."""
+    graph = maxflow.Graph[float]()
+    nodes = graph.add_grid_nodes(source_caps.shape)
+    for offset, weights in pairwise:
+        graph.add_grid_edges(nodes, weights=weights, structure=offset_structure(offset), symmetric=True)
+    graph.add_grid_tedges(nodes, source_caps, sink_caps)
+    graph.maxflow()
+    return ~graph.get_grid_segments(nodes)
+
+
+def iterate_cuts(
+    features: np.ndarray, seed_mask: np.ndarray, params: GraphCutParams
+) -> tuple[np.ndarray, int, float]:
+    """Alternate GMM fitting and minimum cuts, starting from ``seed_mask``.
+
+    Stops when the fraction of changed pixels is below ``params.tolerance``, after
+    ``params.max_iterations`` cuts, or when a cut leaves one label empty (then it is returned
+    as is). Returns ``(labels, iterations, changed_ratio)``.
+    """
+    pairwise = contrast_weights(features, params)
+    labels = seed_mask
+    changed_ratio = 0.0
+    for iteration in range(1, params.max_iterations + 1):
+        fg_gmm, bg_gmm = fit_color_gmms(features, labels, params)
+        new_labels = min_cut(pairwise, *unary_costs(features, fg_gmm, bg_gmm))
+        changed_ratio = float(np.mean(new_labels != labels))
+        labels = new_labels
+        if changed_ratio < params.tolerance or not labels.any() or labels.all():
+            break
+    return labels, iteration, changed_ratio
+
+
+def disk(radius: int) -> np.ndarray:
+    """Elliptical structuring element of the given radius (px)."""
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def select_component(mask: np.ndarray, mode: str) -> np.ndarray:
+    """Keep the largest (``"largest"``) or most central (``"central"``) 8-connected component.
+
+    The most central component is the one with a pixel closest to the image centre (ties go to
+    the larger component). ``"all"`` or an empty mask returns ``mask`` unchanged.
+    """
+    if mode == "all" or not mask.any():
+        return mask
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    if mode == "largest":
+        return labels == 1 + int(np.argmax(areas))
+    rows, cols = np.indices(mask.shape)
+    centre_distance = np.hypot(rows - (mask.shape[0] - 1) / 2, cols - (mask.shape[1] - 1) / 2)
+    nearest = ndimage.minimum(centre_distance, labels, index=np.arange(1, count))
+    best = np.lexsort((-areas, nearest))[0]
+    return labels == 1 + int(best)
+
+
+def clean_mask(mask: np.ndarray, params: GraphCutParams) -> np.ndarray:
+    """Morphological clean-up: opening, closing, hole filling, then component selection.
+
+    Radii are in pixels of ``mask``; returns bool of the same shape.
+    """
+    cleaned = mask.astype(np.uint8)
+    if params.opening_radius > 0:
+        cleaned = cv2.morphologyEx(cleaned, cv2.MORPH_OPEN, disk(params.opening_radius))
+    if params.closing_radius > 0:
+        cleaned = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, disk(params.closing_radius))
+    cleaned = cleaned.astype(bool)
+    if params.fill_holes:
+        cleaned = ndimage.binary_fill_holes(cleaned)
+    return select_component(cleaned, params.keep_component)
+
+
+def upsample_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of a bool mask to ``shape`` = (H, W)."""
+    if mask.shape == shape:
+        return mask
+    resized = cv2.resize(mask.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    return resized > 0
+
+
+def graph_cut_refine(image: np.ndarray, seed_mask: np.ndarray, params: GraphCutParams) -> GraphCutResult:
+    """Refine a fused XAI seed mask into a lesion segmentation by iterated colour-GMM graph cuts.
+
+    ``image``: uint8 RGB (H, W, 3). ``seed_mask``: bool (H, W), True = initial lesion estimate.
+    Returns a :class:`GraphCutResult` whose mask is bool (H, W); degenerate inputs give the
+    fallbacks listed in the module docstring. Deterministic for a fixed ``params.seed``.
+    Raises ``ValueError`` for inputs of the wrong dtype or shape.
+    """
+    validate_inputs(image, seed_mask)
+    full_shape = seed_mask.shape
+    small_image, small_seed = resize_inputs(
+        np.ascontiguousarray(image), seed_mask, working_shape(*full_shape, params.working_size)
+    )
+    if not small_seed.any():
+        return GraphCutResult(np.zeros(full_shape, dtype=bool), "empty_seed", 0, 0.0)
+    if small_seed.all():
+        return GraphCutResult(np.ones(full_shape, dtype=bool), "full_seed", 0, 0.0)
+    if (small_image == small_image[0, 0]).all():
+        return GraphCutResult(seed_mask.copy(), "constant_image", 0, 0.0)
+
+    features = color_features(small_image, params.color_space)
+    labels, iterations, changed_ratio = iterate_cuts(features, small_seed, params)
+    if labels.all():
+        return GraphCutResult(seed_mask.copy(), "full_cut", iterations, changed_ratio)
+    cleaned = clean_mask(labels, params)
+    if not cleaned.any():
+        return GraphCutResult(seed_mask.copy(), "empty_cut", iterations, changed_ratio)
+    return GraphCutResult(upsample_mask(cleaned, full_shape), "ok", iterations, changed_ratio)

@@ -1,0 +1,561 @@
+"""The run report: one self-contained HTML page (docs/data-contracts.md §8).
+
+``build_report`` reads the metrics, classifier outputs, masks and attribution maps under a results
+directory and writes a single HTML file whose figures are embedded as base64 PNG data URIs, so it
+can be archived or mailed on its own. The page carries no timestamps: the same results give the
+same bytes. Missing optional inputs turn into a short note instead of an error.
+
+CLI: ``python -m xaicut.report RESULTS_DIR OUT_HTML [--n-examples N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import matplotlib
+import numpy as np
+import pandas as pd
+
+matplotlib.use("Agg")
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from xaicut import CLASSES  # noqa: E402
+from xaicut.attribution_store import attribution_path, read_attribution  # noqa: E402
+from xaicut.io import atomic_path, read_mask, read_rgb  # noqa: E402
+
+TABLE_PATHS = {
+    "summary": "metrics/summary.csv",
+    "per_class": "metrics/summary_per_class.csv",
+    "per_image": "metrics/per_image.csv",
+    "class_report": "train/classification_report.csv",
+    "predictions": "train/test_predictions.csv",
+    "history": "train/history.csv",
+    "manifest": "data/manifest.csv",
+}
+COUNT_COLUMNS = ("n_images", "support", "epoch")
+MAP_TITLES = {"gradcam": "Grad-CAM map", "shap": "SHAP map"}
+MASK_TITLES = {"fused": "Fused mask", "graphcut": "Graph cut"}
+RANKING_STAGE = "graphcut"
+TRUTH = "truth"
+THUMBNAIL_WIDTH = 200
+PREDICTION_COLOUR = (255, 255, 0)
+TRUTH_COLOUR = (0, 255, 255)
+SECTION_TITLES = {
+    "summary": "Segmentation summary",
+    "per-class": "Segmentation per class",
+    "classifier": "Classifier",
+    "examples": "Examples",
+}
+CSS = """
+body { font-family: sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }
+h1 { border-bottom: 2px solid #444; } h2 { border-bottom: 1px solid #bbb; margin-top: 2em; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
+th { background: #eee; } tbody tr:nth-child(even) { background: #f7f7f7; }
+img { max-width: 100%; display: block; margin: 1em 0; }
+.note { color: #8a5a00; font-style: italic; } pre { background: #f4f4f4; padding: 1em; }
+"""
+
+
+@dataclass(frozen=True)
+class RunTables:
+    """The CSV outputs of one run (layouts in docs/data-contracts.md); ``None`` when absent."""
+
+    summary: pd.DataFrame | None
+    per_class: pd.DataFrame | None
+    per_image: pd.DataFrame | None
+    class_report: pd.DataFrame | None
+    predictions: pd.DataFrame | None
+    history: pd.DataFrame | None
+    manifest: pd.DataFrame | None
+
+
+@dataclass(frozen=True)
+class Example:
+    """One example row: thumbnails of an image and of its maps and masks, plus its labels.
+
+    ``maps`` maps a method to its [0, 1] map; ``masks`` maps a stage (or ``"truth"``) to a boolean
+    mask. Both hold only what exists on disk, resized to the thumbnail size of ``image``.
+    """
+
+    image_id: str
+    dx: str
+    predicted_dx: str
+    dice: dict[str, float]
+    image: np.ndarray
+    maps: dict[str, np.ndarray]
+    masks: dict[str, np.ndarray]
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def read_optional_csv(path: Path) -> pd.DataFrame | None:
+    """Read a CSV (ids as strings), or return ``None`` when it is missing or has no rows."""
+    if not path.is_file():
+        return None
+    table = pd.read_csv(path, dtype={"image_id": str})
+    return None if table.empty else table
+
+
+def load_tables(results_dir: Path) -> RunTables:
+    """Read every CSV the report uses from ``results_dir``."""
+    return RunTables(
+        **{name: read_optional_csv(results_dir / rel) for name, rel in TABLE_PATHS.items()}
+    )
+
+
+def stage_order(tables: RunTables) -> list[str]:
+    """Stages in order of first appearance in per_image.csv, then any seen only in summary.csv."""
+    frames = [t for t in (tables.per_image, tables.summary) if t is not None]
+    return list(dict.fromkeys(str(s) for t in frames for s in t["stage"]))
+
+
+def present_stages(table: pd.DataFrame, stages: list[str]) -> list[str]:
+    """The stages of ``stages`` that occur in ``table``'s stage column, in that order."""
+    found = set(table["stage"].astype(str))
+    return [s for s in stages if s in found]
+
+
+def count_test_images(tables: RunTables) -> int | None:
+    """Number of test images: manifest test rows, else distinct ids in per_image.csv."""
+    if tables.manifest is not None:
+        return int((tables.manifest["split"] == "test").sum())
+    if tables.per_image is not None:
+        return int(tables.per_image["image_id"].nunique())
+    return None
+
+
+# --- HTML helpers ----------------------------------------------------------------------------
+
+
+def figure_to_data_uri(fig: Figure, dpi: int = 100) -> str:
+    """Render ``fig`` as PNG and return it as a ``data:image/png;base64,...`` URI."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def figure_html(fig: Figure, alt: str) -> str:
+    """An ``<img>`` element embedding ``fig``."""
+    return f'<img src="{figure_to_data_uri(fig)}" alt="{html.escape(alt)}">'
+
+
+def table_html(table: pd.DataFrame) -> str:
+    """A table with 3-decimal floats, integer counts and empty cells for missing values."""
+    counts = {c: (lambda v: "" if pd.isna(v) else str(int(v))) for c in COUNT_COLUMNS}
+    return table.to_html(
+        index=False,
+        float_format="{:.3f}".format,
+        na_rep="",
+        border=0,
+        formatters={c: f for c, f in counts.items() if c in table.columns},
+    )
+
+
+def note(text: str) -> str:
+    """A highlighted remark, used where an input is missing."""
+    return f'<p class="note">{html.escape(text)}</p>'
+
+
+def missing_note(*relative_paths: str) -> str:
+    """A note that some inputs were not found and the related part is skipped."""
+    return note(f"Skipped: {', '.join(relative_paths)} not found or empty.")
+
+
+def section(anchor: str, parts: list[str]) -> str:
+    """A ``<section>`` with the heading of ``SECTION_TITLES[anchor]``."""
+    heading = html.escape(SECTION_TITLES[anchor])
+    return f'<section id="{anchor}">\n<h2>{heading}</h2>\n' + "\n".join(parts) + "\n</section>"
+
+
+def page(title: str, sections: list[str]) -> str:
+    """The whole HTML document."""
+    links = " | ".join(f'<a href="#{a}">{html.escape(t)}</a>' for a, t in SECTION_TITLES.items())
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        f"<nav>{links}</nav>\n" + "\n".join(sections) + "\n</body>\n</html>\n"
+    )
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+
+def annotate_cells(ax: Axes, values: np.ndarray, fmt: str, white: np.ndarray) -> None:
+    """Write each value of a heatmap into its cell; cells flagged in ``white`` get white text."""
+    for (row, col), value in np.ndenumerate(values):
+        text = "–" if np.isnan(value) else format(value, fmt)
+        colour = "white" if white[row, col] else "black"
+        ax.text(col, row, text, ha="center", va="center", fontsize=8, color=colour)
+
+
+def summary_figure(summary: pd.DataFrame, stages: list[str]) -> Figure:
+    """Grouped bars of mean Dice and mean Jaccard per stage."""
+    rows = summary.set_index(summary["stage"].astype(str)).reindex(stages)
+    x = np.arange(len(stages))
+    fig = Figure(figsize=(max(4.0, 1.3 * len(stages) + 1.5), 3.4), layout="constrained")
+    ax = fig.subplots()
+    for offset, column, label in ((-0.2, "dice_mean", "Dice"), (0.2, "jaccard_mean", "Jaccard")):
+        bars = ax.bar(x + offset, rows[column], width=0.4, label=label)
+        ax.bar_label(bars, fmt="%.3f", fontsize=7)
+    ax.set_xticks(x, stages)
+    ax.set(ylim=(0, 1.1), ylabel="mean over test images", title="Mean Dice and Jaccard per stage")
+    ax.legend(loc="upper left", fontsize=8)
+    return fig
+
+
+def dice_distribution_figure(per_image: pd.DataFrame, stages: list[str]) -> Figure:
+    """Box plot of per-image Dice per stage, with the individual images as jittered points."""
+    groups = [per_image.loc[per_image["stage"] == s, "dice"].dropna().to_numpy() for s in stages]
+    fig = Figure(figsize=(max(4.0, 1.3 * len(stages) + 1.5), 3.4), layout="constrained")
+    ax = fig.subplots()
+    ax.boxplot(groups, tick_labels=stages, showmeans=True, showfliers=False)
+    jitter = np.random.default_rng(0)
+    for position, values in enumerate(groups, start=1):
+        offsets = jitter.uniform(-0.12, 0.12, len(values))
+        ax.scatter(position + offsets, values, s=8, alpha=0.4, color="tab:blue")
+    ax.set(ylim=(-0.05, 1.05), ylabel="Dice", title="Dice distributions per stage")
+    return fig
+
+
+def class_stage_heatmap_figure(per_class: pd.DataFrame, stages: list[str]) -> Figure:
+    """Heatmap of mean Dice with one row per class (``CLASSES`` order) and a column per stage."""
+    grid = per_class.pivot_table(index="dx", columns="stage", values="dice_mean")
+    classes = [c for c in CLASSES if c in grid.index] + sorted(set(grid.index) - set(CLASSES))
+    grid = grid.reindex(index=classes, columns=stages)
+    fig = Figure(figsize=(1.1 * len(stages) + 2.5, 0.45 * len(classes) + 1.6), layout="constrained")
+    ax = fig.subplots()
+    values = grid.to_numpy(dtype=float)
+    image = ax.imshow(values, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    annotate_cells(ax, values, ".3f", white=values < 0.5)
+    ax.set_xticks(range(len(stages)), stages)
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_title("Mean Dice per class and stage")
+    fig.colorbar(image, ax=ax, label="mean Dice")
+    return fig
+
+
+def confusion_matrix_figure(predictions: pd.DataFrame) -> Figure:
+    """Confusion matrix of test predictions (rows: true dx, columns: predicted dx) with counts."""
+    counts = pd.crosstab(predictions["dx"], predictions["predicted_dx"])
+    counts = counts.reindex(index=list(CLASSES), columns=list(CLASSES), fill_value=0).to_numpy()
+    fig = Figure(figsize=(5.2, 4.4), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(counts, cmap="Blues")
+    annotate_cells(ax, counts.astype(float), ".0f", white=counts > counts.max() / 2)
+    ax.set_xticks(range(len(CLASSES)), CLASSES)
+    ax.set_yticks(range(len(CLASSES)), CLASSES)
+    ax.set(xlabel="predicted dx", ylabel="true dx", title="Confusion matrix (test set)")
+    fig.colorbar(image, ax=ax, label="images")
+    return fig
+
+
+def training_curves_figure(history: pd.DataFrame) -> Figure:
+    """Train and validation loss (left) and accuracy (right) per epoch."""
+    fig = Figure(figsize=(9.0, 3.2), layout="constrained")
+    for ax, metric in zip(fig.subplots(1, 2), ("loss", "accuracy")):
+        for split in ("train", "val"):
+            ax.plot(history["epoch"], history[f"{split}_{metric}"], marker="o", ms=3, label=split)
+        ax.set(xlabel="epoch", ylabel=metric, title=f"{metric.capitalize()} per epoch")
+        ax.legend(fontsize=8)
+    return fig
+
+
+# --- examples --------------------------------------------------------------------------------
+
+
+def ranking_stage(stages: list[str]) -> str:
+    """The stage whose Dice orders the examples: graph cut, else the last stage."""
+    return RANKING_STAGE if RANKING_STAGE in stages else stages[-1]
+
+
+def pick_examples(per_image: pd.DataFrame, n: int, stage: str) -> list[str]:
+    """Ids of up to ``n`` images at evenly spaced ranks of ``stage`` Dice, best first."""
+    ranked = per_image[per_image["stage"] == stage].sort_values(
+        ["dice", "image_id"], ascending=[False, True]
+    )
+    if n <= 0 or ranked.empty:
+        return []
+    positions = np.linspace(0, len(ranked) - 1, min(n, len(ranked))).round().astype(int)
+    return ranked["image_id"].iloc[np.unique(positions)].tolist()
+
+
+def find_shard(results_dir: Path, image_id: str) -> str | None:
+    """The shard holding an image's masks (found via its fused mask), or ``None``."""
+    hits = sorted((results_dir / "masks").glob(f"*/{image_id}_fused.png"))
+    return hits[0].parent.name if hits else None
+
+
+def thumbnail(array: np.ndarray, width: int = THUMBNAIL_WIDTH) -> np.ndarray:
+    """Resize an image or map to ``width`` pixels wide, keeping the aspect ratio."""
+    height = max(1, round(array.shape[0] * width / array.shape[1]))
+    return cv2.resize(array, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def thumbnail_mask(mask: np.ndarray) -> np.ndarray:
+    """Resize a boolean mask to thumbnail size."""
+    return thumbnail(mask.astype(np.uint8) * 255) > 127
+
+
+def read_example_masks(results_dir: Path, shard: str | None, image_id: str,
+                       stages: list[str], truth_path: Path) -> dict[str, np.ndarray]:
+    """Thumbnail masks of every stage found on disk, plus the ground truth if it exists."""
+    paths = {TRUTH: truth_path}
+    if shard is not None:
+        paths |= {s: results_dir / "masks" / shard / f"{image_id}_{s}.png" for s in stages}
+    return {key: thumbnail_mask(read_mask(p)) for key, p in paths.items() if p.is_file()}
+
+
+def read_example_maps(results_dir: Path, shard: str | None, image_id: str) -> dict[str, np.ndarray]:
+    """Thumbnail attribution maps of every method in ``MAP_TITLES`` found on disk."""
+    if shard is None:
+        return {}
+    directory = results_dir / "attribution" / shard
+    paths = {m: attribution_path(directory, image_id, m) for m in MAP_TITLES}
+    return {m: thumbnail(read_attribution(p).values) for m, p in paths.items() if p.is_file()}
+
+
+def load_example(results_dir: Path, image_id: str, tables: RunTables,
+                 stages: list[str]) -> Example | None:
+    """Gather one example's thumbnails and labels; ``None`` when its image cannot be read."""
+    record = tables.manifest.set_index("image_id").loc[image_id]
+    try:
+        image = thumbnail(read_rgb(record["image_path"]))
+    except ValueError:
+        return None
+    rows = tables.per_image[tables.per_image["image_id"] == image_id]
+    predicted = {}
+    if tables.predictions is not None:
+        predicted = dict(zip(tables.predictions["image_id"], tables.predictions["predicted_dx"]))
+    shard = find_shard(results_dir, image_id)
+    return Example(
+        image_id=image_id,
+        dx=str(record["dx"]),
+        predicted_dx=str(predicted.get(image_id, "n/a")),
+        dice=dict(zip(rows["stage"].astype(str), rows["dice"])),
+        image=image,
+        maps=read_example_maps(results_dir, shard, image_id),
+        masks=read_example_masks(results_dir, shard, image_id, stages, Path(record["mask_path"])),
+    )
+
+
+def jet_overlay(image: np.ndarray, values: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """Blend a [0, 1] map, coloured with the jet colormap, over an RGB image."""
+    heat = matplotlib.colormaps["jet"](np.clip(values, 0, 1))[..., :3] * 255
+    return (alpha * heat + (1 - alpha) * image).astype(np.uint8)
+
+
+def outline(image: np.ndarray, mask: np.ndarray | None, colour: tuple[int, int, int],
+            thickness: int = 2) -> np.ndarray:
+    """A copy of ``image`` with the outer contours of ``mask`` drawn in ``colour``."""
+    drawn = image.copy()
+    if mask is not None:
+        contours, _ = cv2.findContours(
+            mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE
+        )
+        cv2.drawContours(drawn, contours, -1, colour, thickness)
+    return drawn
+
+
+def example_columns(stages: list[str]) -> dict[str, str]:
+    """Candidate grid columns, key → title: image, maps, mask stages, ground truth."""
+    masks = {s: MASK_TITLES.get(s, f"{s} mask") for s in stages if s not in MAP_TITLES}
+    return {"image": "Image", **MAP_TITLES, **masks, TRUTH: "Ground truth"}
+
+
+def example_cell(example: Example, key: str) -> np.ndarray | None:
+    """The picture of one grid cell, or ``None`` when its input is missing.
+
+    Maps are jet overlays with the binarised map's contour; masks are contours on the image, with
+    the ground truth as a thin second contour for comparison.
+    """
+    if key == "image":
+        return example.image
+    if key in MAP_TITLES:
+        values = example.maps.get(key)
+        if values is None:
+            return None
+        return outline(jet_overlay(example.image, values), example.masks.get(key), PREDICTION_COLOUR)
+    mask = example.masks.get(key)
+    if mask is None:
+        return None
+    if key == TRUTH:
+        return outline(example.image, mask, TRUTH_COLOUR)
+    drawn = outline(example.image, mask, PREDICTION_COLOUR)
+    return outline(drawn, example.masks.get(TRUTH), TRUTH_COLOUR, thickness=1)
+
+
+def example_grid(examples: list[Example], stages: list[str]
+                 ) -> tuple[dict[str, str], list[list[np.ndarray | None]], list[str]]:
+    """Columns (key → title) that have data, their cells per example, and skipped-column notes."""
+    candidates = example_columns(stages)
+    cells = [[example_cell(e, key) for key in candidates] for e in examples]
+    keep = [any(row[j] is not None for row in cells) for j in range(len(candidates))]
+    columns = {k: t for (k, t), kept in zip(candidates.items(), keep) if kept}
+    notes = [f"{t}: no input found for the shown examples; column skipped."
+             for (k, t), kept in zip(candidates.items(), keep) if not kept]
+    return columns, [[c for c, kept in zip(row, keep) if kept] for row in cells], notes
+
+
+def row_label(example: Example, stage: str) -> str:
+    """The label left of an example row: id, true and predicted dx, ranking-stage Dice."""
+    dice = example.dice.get(stage, float("nan"))
+    return f"{example.image_id}\ndx: {example.dx}\npredicted: {example.predicted_dx}\n" \
+           f"{stage} Dice: {dice:.3f}"
+
+
+def example_grid_figure(examples: list[Example], columns: dict[str, str],
+                        cells: list[list[np.ndarray | None]], stage: str) -> Figure:
+    """One row per example, one column per input (titles on top, per-cell stage Dice below)."""
+    aspect = max(e.image.shape[0] / e.image.shape[1] for e in examples)
+    cell_width = THUMBNAIL_WIDTH / 100
+    fig = Figure(
+        figsize=(cell_width * len(columns) + 1.3, (cell_width * aspect + 0.3) * len(examples) + 0.3),
+        layout="constrained",
+    )
+    axes = fig.subplots(len(examples), len(columns), squeeze=False)
+    for row, (example, pictures) in enumerate(zip(examples, cells)):
+        for col, (key, picture) in enumerate(zip(columns, pictures)):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if picture is None:
+                ax.text(0.5, 0.5, "missing", ha="center", va="center", transform=ax.transAxes)
+            else:
+                ax.imshow(picture)
+            if key in example.dice:
+                ax.set_xlabel(f"Dice {example.dice[key]:.3f}", fontsize=8)
+        axes[row, 0].set_ylabel(row_label(example, stage), fontsize=8, rotation=0,
+                                ha="right", va="center")
+    for ax, title in zip(axes[0], columns.values()):
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def examples_section(results_dir: Path, tables: RunTables, stages: list[str],
+                     n_examples: int) -> str:
+    """Example rows as in paper 000 Figs 2–5, chosen across the graph-cut Dice range."""
+    if tables.per_image is None or tables.manifest is None:
+        return section("examples", [missing_note(TABLE_PATHS["per_image"], TABLE_PATHS["manifest"])])
+    stage = ranking_stage(stages)
+    ids = pick_examples(tables.per_image, n_examples, stage)
+    loaded = [load_example(results_dir, i, tables, stages) for i in ids]
+    examples = [e for e in loaded if e is not None]
+    notes = [f"Image of {i} unreadable; row skipped." for i, e in zip(ids, loaded) if e is None]
+    if not examples:
+        return section("examples", [note("No examples to show."), *map(note, notes)])
+    columns, cells, column_notes = example_grid(examples, stages)
+    intro = (
+        f"<p>{len(examples)} test images at evenly spaced ranks of {html.escape(stage)} Dice, best "
+        "first. Yellow: predicted mask (on maps: the binarised map); cyan: ground truth.</p>"
+    )
+    figure = figure_html(example_grid_figure(examples, columns, cells, stage), "example rows")
+    return section("examples", [intro, figure, *map(note, notes + column_notes)])
+
+
+# --- sections --------------------------------------------------------------------------------
+
+
+def header_section(title: str, tables: RunTables, stages: list[str],
+                   config: dict[str, Any] | None) -> str:
+    """Title, test-image count, stages and the collapsible run configuration."""
+    n_test = count_test_images(tables)
+    parts = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>Test images: {'unknown' if n_test is None else n_test}. "
+        f"Stages: {html.escape(', '.join(stages) or 'none')}.</p>",
+    ]
+    if config is not None:
+        text = json.dumps(config, indent=2, default=str)
+        parts.append(f"<details><summary>Configuration</summary><pre>{html.escape(text)}</pre></details>")
+    return "<header>\n" + "\n".join(parts) + "\n</header>"
+
+
+def summary_section(tables: RunTables, stages: list[str]) -> str:
+    """summary.csv as a table, mean Dice/Jaccard bars and per-image Dice distributions."""
+    if tables.summary is None:
+        return section("summary", [missing_note(TABLE_PATHS["summary"])])
+    summary_stages = present_stages(tables.summary, stages)
+    rank = {s: i for i, s in enumerate(stages)}
+    ordered = tables.summary.sort_values("stage", key=lambda s: s.astype(str).map(rank), kind="stable")
+    parts = [table_html(ordered), figure_html(summary_figure(tables.summary, summary_stages),
+                                              "mean Dice and Jaccard per stage")]
+    if tables.per_image is None:
+        parts.append(missing_note(TABLE_PATHS["per_image"]))
+    else:
+        figure = dice_distribution_figure(tables.per_image, present_stages(tables.per_image, stages))
+        parts.append(figure_html(figure, "Dice distributions per stage"))
+    return section("summary", parts)
+
+
+def per_class_section(tables: RunTables, stages: list[str]) -> str:
+    """summary_per_class.csv as a table and a class × stage heatmap of mean Dice."""
+    if tables.per_class is None:
+        return section("per-class", [missing_note(TABLE_PATHS["per_class"])])
+    figure = class_stage_heatmap_figure(tables.per_class, present_stages(tables.per_class, stages))
+    return section("per-class", [table_html(tables.per_class),
+                                 figure_html(figure, "mean Dice per class and stage")])
+
+
+def classifier_section(tables: RunTables) -> str:
+    """Classification report (paper 000 Table 1), confusion matrix and training curves."""
+    sources = (
+        (tables.class_report, "class_report", lambda t: table_html(t)),
+        (tables.predictions, "predictions",
+         lambda t: figure_html(confusion_matrix_figure(t), "confusion matrix")),
+        (tables.history, "history",
+         lambda t: figure_html(training_curves_figure(t), "training curves")),
+    )
+    parts = [missing_note(TABLE_PATHS[name]) if table is None else render(table)
+             for table, name, render in sources]
+    return section("classifier", parts)
+
+
+# --- entry points ----------------------------------------------------------------------------
+
+
+def build_report(
+    results_dir: str | os.PathLike,
+    out_html: str | os.PathLike,
+    n_examples: int = 8,
+    title: str = "xaicut report",
+    config: dict | None = None,
+) -> None:
+    """Write the self-contained HTML report of the run in ``results_dir`` to ``out_html``."""
+    results = Path(results_dir)
+    tables = load_tables(results)
+    stages = stage_order(tables)
+    sections = [
+        header_section(title, tables, stages, config),
+        summary_section(tables, stages),
+        per_class_section(tables, stages),
+        classifier_section(tables),
+        examples_section(results, tables, stages, n_examples),
+    ]
+    with atomic_path(out_html) as tmp:
+        tmp.write_text(page(title, sections), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """CLI: ``python -m xaicut.report RESULTS_DIR OUT_HTML [--n-examples N]``."""
+    parser = argparse.ArgumentParser(description="Write the HTML report of an xaicut run.")
+    parser.add_argument("results_dir", type=Path, help="the run's results directory")
+    parser.add_argument("out_html", type=Path, help="the HTML file to write")
+    parser.add_argument("--n-examples", type=int, default=8, help="example rows (default 8)")
+    args = parser.parse_args(argv)
+    build_report(args.results_dir, args.out_html, n_examples=args.n_examples)
+
+
+if __name__ == "__main__":
+    main()

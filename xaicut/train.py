@@ -1,0 +1,196 @@
+"""Stage ``train``: fit the ResNet(+CBAM) classifier on class labels only (paper 000 §2.2).
+
+Input: dataset B (``docs/data-contracts.md`` §2). Output (§3): the best checkpoint on validation
+loss, the per-epoch history, and the test-split classification report in paper 000 Table 1 form.
+SGD with momentum and weight decay, ``ReduceLROnPlateau`` on validation loss, early stopping.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import classification_report
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from xaicut import CLASSES
+from xaicut.io import read_rgb, write_csv
+from xaicut.model import build_classifier, save_checkpoint
+
+log = logging.getLogger(__name__)
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch random generators."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def to_input_tensor(image: np.ndarray, size: int) -> torch.Tensor:
+    """Resize an RGB uint8 image to ``size``×``size`` and normalise it: float32 (3, size, size)."""
+    resized = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    scaled = (resized.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+    return torch.from_numpy(scaled.transpose(2, 0, 1).copy())
+
+
+def load_image_tensor(path: str, size: int) -> torch.Tensor:
+    """Read a JPEG and return the model input tensor (the one place images are resized)."""
+    return to_input_tensor(read_rgb(path), size)
+
+
+class ImageTable(Dataset):
+    """Rows of a manifest/dataset-B table as (input tensor, label) pairs."""
+
+    def __init__(self, table: pd.DataFrame, size: int) -> None:
+        self.paths = table["image_path"].tolist()
+        self.labels = table["label"].astype(int).tolist()
+        self.size = size
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return load_image_tensor(self.paths[i], self.size), self.labels[i]
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """Mean loss and accuracy over one pass of a loader."""
+
+    loss: float
+    accuracy: float
+
+
+def run_epoch(model: nn.Module, loader: DataLoader, device: str,
+              optimizer: torch.optim.Optimizer | None = None) -> EpochStats:
+    """Run one pass over ``loader``; train when ``optimizer`` is given, else evaluate."""
+    training = optimizer is not None
+    model.train(training)
+    criterion = nn.CrossEntropyLoss(reduction="sum")
+    total_loss, correct, count = 0.0, 0, 0
+    with torch.set_grad_enabled(training):
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            logits = model(x)
+            loss = criterion(logits, y)
+            if training:
+                optimizer.zero_grad()
+                (loss / len(y)).backward()
+                optimizer.step()
+            total_loss += loss.item()
+            correct += (logits.argmax(1) == y).sum().item()
+            count += len(y)
+    return EpochStats(total_loss / max(count, 1), correct / max(count, 1))
+
+
+def fit(model: nn.Module, train_table: pd.DataFrame, val_table: pd.DataFrame, cfg: dict,
+        device: str, seed: int) -> tuple[nn.Module, pd.DataFrame]:
+    """Train with early stopping on validation loss; return (best model, history table).
+
+    ``cfg`` is the ``train`` section of the config.
+    """
+    seed_everything(seed)
+    size, batch = cfg["input_size"], cfg["batch_size"]
+    generator = torch.Generator().manual_seed(seed)
+    train_loader = DataLoader(ImageTable(train_table, size), batch_size=batch, shuffle=True,
+                              generator=generator)
+    val_loader = DataLoader(ImageTable(val_table, size), batch_size=batch)
+    model.to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
+                                weight_decay=cfg["weight_decay"])
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=cfg["scheduler_factor"], patience=cfg["scheduler_patience"])
+    best_loss, best_state, best_epoch, history = float("inf"), None, 0, []
+    for epoch in tqdm(range(1, cfg["epochs"] + 1), desc="train", unit="epoch"):
+        lr = optimizer.param_groups[0]["lr"]
+        tr = run_epoch(model, train_loader, device, optimizer)
+        va = run_epoch(model, val_loader, device)
+        scheduler.step(va.loss)
+        history.append((epoch, tr.loss, tr.accuracy, va.loss, va.accuracy, lr))
+        log.info("epoch %d: train loss %.4f acc %.3f | val loss %.4f acc %.3f | lr %.4g",
+                 epoch, tr.loss, tr.accuracy, va.loss, va.accuracy, lr)
+        if va.loss < best_loss:
+            best_loss, best_state, best_epoch = va.loss, copy.deepcopy(model.state_dict()), epoch
+        elif epoch - best_epoch >= cfg["early_stopping_patience"]:
+            log.info("early stopping at epoch %d (best %d)", epoch, best_epoch)
+            break
+    model.load_state_dict(best_state)
+    columns = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"]
+    return model, pd.DataFrame(history, columns=columns)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, table: pd.DataFrame, size: int, batch_size: int,
+            device: str) -> np.ndarray:
+    """Return softmax probabilities (n_rows, n_classes) of ``model`` on ``table``'s images."""
+    model.eval()
+    loader = DataLoader(ImageTable(table, size), batch_size=batch_size)
+    return torch.cat([torch.softmax(model(x.to(device)), 1).cpu() for x, _ in loader]).numpy()
+
+
+def test_predictions(table: pd.DataFrame, probabilities: np.ndarray) -> pd.DataFrame:
+    """Return the ``test_predictions.csv`` table (contracts §3) from class probabilities."""
+    predicted = probabilities.argmax(1)
+    return pd.DataFrame({
+        "image_id": table["image_id"].to_numpy(),
+        "dx": table["dx"].to_numpy(),
+        "label": table["label"].astype(int).to_numpy(),
+        "predicted_label": predicted,
+        "predicted_dx": [CLASSES[i] for i in predicted],
+        "probability": probabilities[np.arange(len(predicted)), predicted],
+    })
+
+
+def classification_table(predictions: pd.DataFrame, probabilities: np.ndarray) -> pd.DataFrame:
+    """Return paper 000 Table 1: per-class precision/recall/F1/support, averages and test loss."""
+    labels = list(range(len(CLASSES)))
+    report = classification_report(predictions["label"], predictions["predicted_label"],
+                                   labels=labels, target_names=list(CLASSES),
+                                   output_dict=True, zero_division=0)
+    rows = [(name, r["precision"], r["recall"], r["f1-score"], r["support"])
+            for name, r in report.items() if name != "accuracy"]
+    n = len(predictions)
+    rows.insert(len(CLASSES), ("accuracy", None, None, report["accuracy"], n))
+    eps = np.finfo(np.float64).tiny
+    true_p = probabilities[np.arange(n), predictions["label"].to_numpy()]
+    rows.append(("test loss", None, None, float(-np.log(np.maximum(true_p, eps)).mean()), n))
+    return pd.DataFrame(rows, columns=["class", "precision", "recall", "f1_score", "support"])
+
+
+def train_and_report(dataset_csv: str, outputs, cfg: dict, device: str, seed: int) -> None:
+    """Run the whole train stage: build, fit, save checkpoint, history and test report.
+
+    ``outputs`` has the attributes ``model``, ``history``, ``classification`` and ``predictions``
+    (paths, contracts §3); ``cfg`` is the ``train`` config section.
+    """
+    dataset = pd.read_csv(dataset_csv)
+    model = build_classifier(cfg["arch"], len(CLASSES), cfg["cbam"], cfg["cbam_reduction"],
+                             cfg["cbam_kernel"], cfg["pretrained_weights"])
+    splits = {name: dataset[dataset.split == name] for name in ("train", "val", "test")}
+    log.info("training %s (cbam=%s) on %d images, validating on %d", cfg["arch"], cfg["cbam"],
+             len(splits["train"]), len(splits["val"]))
+    model, history = fit(model, splits["train"], splits["val"], cfg, device, seed)
+    best = history.loc[history.val_loss.idxmin()]
+    save_checkpoint(model, outputs.model, arch=cfg["arch"], cbam=cfg["cbam"],
+                    cbam_reduction=cfg["cbam_reduction"], cbam_kernel=cfg["cbam_kernel"],
+                    input_size=cfg["input_size"], classes=list(CLASSES),
+                    epoch=int(best.epoch), val_loss=float(best.val_loss))
+    write_csv(history, outputs.history)
+    probabilities = predict(model, splits["test"], cfg["input_size"], cfg["batch_size"], device)
+    predictions = test_predictions(splits["test"], probabilities)
+    write_csv(predictions, outputs.predictions)
+    report = classification_table(predictions, probabilities)
+    write_csv(report, outputs.classification)
+    log.info("test classification report:\n%s", report.to_string(index=False))
