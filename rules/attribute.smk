@@ -16,5 +16,7 @@ rule attribute:
         **gpu_resources(),
     log:
         RESULTS / "logs" / "attribute" / "{shard}.log",
+    conda:
+        "../envs/torch.yaml"
     script:
         "../workflow_scripts/attribute.py"

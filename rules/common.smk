@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 from snakemake.utils import validate
 
-from xaicut.attribution import shard_names
+from xaicut.shards import shard_names
 
 validate(config, "../schemas/config.schema.yaml")
 

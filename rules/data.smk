@@ -11,6 +11,8 @@ if DEMO:
             seed=config["seed"],
         log:
             RESULTS / "logs" / "demo_data.log",
+        conda:
+            "../envs/data.yaml"
         script:
             "../workflow_scripts/demo_data.py"
 
@@ -25,6 +27,8 @@ checkpoint ingest:
         seed=config["seed"],
     log:
         RESULTS / "logs" / "ingest.log",
+    conda:
+        "../envs/data.yaml"
     script:
         "../workflow_scripts/ingest.py"
 
@@ -40,5 +44,7 @@ rule augment:
         seed=config["seed"],
     log:
         RESULTS / "logs" / "augment.log",
+    conda:
+        "../envs/data.yaml"
     script:
         "../workflow_scripts/augment.py"

@@ -20,6 +20,8 @@ rule evaluate:
         ),
     log:
         RESULTS / "logs" / "evaluate.log",
+    conda:
+        "../envs/segment.yaml"
     script:
         "../workflow_scripts/evaluate.py"
 
@@ -39,5 +41,7 @@ rule report:
         config=config,
     log:
         RESULTS / "logs" / "report.log",
+    conda:
+        "../envs/segment.yaml"
     script:
         "../workflow_scripts/report.py"

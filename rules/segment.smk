@@ -11,6 +11,8 @@ rule fuse:
         stages=FUSE_STAGES,
     log:
         RESULTS / "logs" / "fuse" / "{shard}.log",
+    conda:
+        "../envs/segment.yaml"
     script:
         "../workflow_scripts/fuse.py"
 
@@ -27,5 +29,7 @@ rule segment:
         seed=config["seed"],
     log:
         RESULTS / "logs" / "segment" / "{shard}.log",
+    conda:
+        "../envs/segment.yaml"
     script:
         "../workflow_scripts/segment.py"

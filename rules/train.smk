@@ -26,5 +26,7 @@ rule train:
         **gpu_resources(),
     log:
         RESULTS / "logs" / "train.log",
+    conda:
+        "../envs/torch.yaml"
     script:
         "../workflow_scripts/train.py"

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xaicut.attribution import attribute_shard, shard_names, shard_rows
+from xaicut.attribution import attribute_shard
+from xaicut.shards import shard_names, shard_rows
 from xaicut.attribution_store import read_attribution
 from xaicut.ingest import build_manifest
 from xaicut.train import train_and_report

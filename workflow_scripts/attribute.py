@@ -3,7 +3,8 @@
 import pandas as pd
 import torch
 
-from xaicut.attribution import attribute_shard, shard_rows
+from xaicut.attribution import attribute_shard
+from xaicut.shards import shard_rows
 from xaicut.logs import setup_logging
 
 setup_logging(snakemake.log[0])

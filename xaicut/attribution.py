@@ -100,18 +100,6 @@ class ShapExplainer:
         return np.stack(maps)
 
 
-def shard_names(n_images: int, shard_size: int) -> list[str]:
-    """Return the shard names ``shard000``… covering ``n_images`` test images."""
-    return [f"shard{i:03d}" for i in range(max(1, -(-n_images // shard_size)))]
-
-
-def shard_rows(manifest: pd.DataFrame, shard: str, shard_size: int) -> pd.DataFrame:
-    """Return the test rows of ``manifest`` in ``shard`` (test images sorted by image id)."""
-    test = manifest[manifest.split == "test"].sort_values("image_id")
-    start = int(shard.removeprefix("shard")) * shard_size
-    return test.iloc[start : start + shard_size]
-
-
 def background_batch(manifest: pd.DataFrame, size: int, n: int, seed: int) -> torch.Tensor:
     """Return ``n`` seeded random training images as the SHAP background (n, 3, size, size)."""
     train = manifest[manifest.split == "train"].sort_values("image_id")

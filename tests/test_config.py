@@ -1,0 +1,37 @@
+"""Config: the shipped config validates; unknown keys, wrong types and missing data_dir are named."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+from xaicut.config import ConfigError, load_config, validate_config
+
+
+def test_shipped_config_is_valid_and_defaults_fill_in():
+    config = load_config(REPO / "config.yaml")
+    assert config["data_dir"] == "demo"
+    minimal = validate_config({"data_dir": "/data/ham"})
+    assert minimal["split"] == {"val": 0.0202, "test": 0.18}   # paper 000 dataset A
+    assert minimal["train"]["momentum"] == 0.8 and minimal["train"]["weight_decay"] == 0.001
+
+
+@pytest.mark.parametrize("config, named", [
+    ({"data_dir": "demo", "segment": {"pairwise_wieght": 3}}, "pairwise_wieght"),
+    ({"data_dir": "demo", "train": {"epochs": "ten"}}, "'ten' is not of type 'integer'"),
+    ({"results_dir": "r"}, "'data_dir' is a required property"),
+    ({"data_dir": "demo", "fuse": {"mode": "xor"}}, "'xor' is not one of"),
+])
+def test_invalid_configs_are_named(config, named):
+    with pytest.raises(ConfigError, match=named):
+        validate_config(config)
+
+
+def test_snakemake_refuses_unknown_key_before_running():
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1",
+                           "--config", "segmnt_weight=3"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "segmnt_weight" in proc.stdout + proc.stderr
