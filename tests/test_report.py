@@ -64,7 +64,7 @@ def write_stage_outputs(root: Path, image_id: str, dx: str, shard: str, predicte
         write_attribution(item, attribution_path(root / "attribution" / shard, image_id, method))
     for j, stage in enumerate(STAGES):
         mask = ellipse_mask(30 + k, 22, 10 + j, 8)
-        write_mask(mask, root / "masks" / shard / f"{image_id}_{stage}.png")
+        write_mask(mask, root / "masks" / stage / shard / f"{image_id}.png")
 
 
 def metric_row(dice: float) -> dict[str, float]:
@@ -124,13 +124,21 @@ def make_results(root: Path) -> Path:
     return root
 
 
+REPORT_OPTIONS = {"n_examples": 3, "config": {"fuse": {"mode": "and"}}}
+
+
 @pytest.fixture(scope="module")
-def report_html(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The report of the complete fake tree, as text."""
+def complete_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The complete fake tree with its report at ``report/report.html``."""
     results = make_results(tmp_path_factory.mktemp("results"))
-    out = results / "report" / "report.html"
-    build_report(results, out, n_examples=3, config={"fuse": {"mode": "and"}})
-    return out.read_text(encoding="utf-8")
+    build_report(results, results / "report" / "report.html", **REPORT_OPTIONS)
+    return results
+
+
+@pytest.fixture(scope="module")
+def report_html(complete_results: Path) -> str:
+    """The report of the complete fake tree, as text."""
+    return (complete_results / "report" / "report.html").read_text(encoding="utf-8")
 
 
 def test_report_is_self_contained(report_html: str) -> None:
@@ -149,26 +157,35 @@ def test_report_shows_stages_sections_and_values(report_html: str) -> None:
     assert "Test images: 4." in report_html
 
 
-def test_report_is_reproducible(tmp_path: Path) -> None:
-    results = make_results(tmp_path)
-    build_report(results, tmp_path / "a.html", n_examples=2)
-    build_report(results, tmp_path / "b.html", n_examples=2)
-    assert (tmp_path / "a.html").read_bytes() == (tmp_path / "b.html").read_bytes()
+def test_report_is_reproducible(complete_results: Path, tmp_path: Path) -> None:
+    build_report(complete_results, tmp_path / "again.html", **REPORT_OPTIONS)
+    first = complete_results / "report" / "report.html"
+    assert (tmp_path / "again.html").read_bytes() == first.read_bytes()
 
 
-def test_report_without_shap_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize("drop_stage", [False, True], ids=["maps-missing", "stage-absent"])
+def test_report_without_shap(tmp_path: Path, drop_stage: bool) -> None:
     results = make_results(tmp_path)
     for path in results.glob("attribution/*/*_shap.h5"):
         path.unlink()
+    if drop_stage:
+        for path in results.glob("masks/shap/*/*.png"):
+            path.unlink()
+        for name in ("metrics/per_image.csv", "metrics/summary.csv",
+                     "metrics/summary_per_class.csv"):
+            table = pd.read_csv(results / name)
+            write_csv(table[table["stage"] != "shap"], results / name)
     build_report(results, tmp_path / "report.html", n_examples=2)
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "SHAP map: no input found" in html
     assert "data:image/png;base64," in html
+    assert ("<td>shap</td>" in html) is not drop_stage
 
 
 def test_report_without_optional_tables(tmp_path: Path) -> None:
     results = make_results(tmp_path)
-    for name in ("train/history.csv", "train/test_predictions.csv", "metrics/summary_per_class.csv"):
+    optional = ("train/history.csv", "train/test_predictions.csv", "metrics/summary_per_class.csv")
+    for name in optional:
         (results / name).unlink()
     main([str(results), str(tmp_path / "report.html"), "--n-examples", "2"])
     html = (tmp_path / "report.html").read_text(encoding="utf-8")

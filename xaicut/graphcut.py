@@ -27,8 +27,8 @@ Degenerate inputs never raise; they return a fallback mask whose ``status`` name
 status         condition                                            returned mask
 ============== ==================================================== =====================
 ok             normal run                                           graph-cut mask
-empty_seed     seed has no lesion pixel (at working size)           all False
-full_seed      seed has no skin pixel (at working size)             all True
+empty_seed     seed has < MIN_REGION_PIXELS lesion px (working size) all False
+full_seed      seed has < MIN_REGION_PIXELS skin px (working size)   all True
 constant_image every pixel has the same colour (at working size)    the seed
 empty_cut      cut (or its clean-up) labels no pixel as lesion      the seed
 full_cut       cut labels every pixel as lesion                     the seed
@@ -39,13 +39,19 @@ Invalid inputs (image not uint8 (H, W, 3), seed not bool, shapes differing) rais
 
 from __future__ import annotations
 
+import warnings
+import warnings
 from dataclasses import dataclass
 
 import cv2
 import maxflow
 import numpy as np
 from scipy import ndimage
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_limits
 
 REG_COVAR = 1e-2
 """Added to GMM covariance diagonals (squared colour units) to keep them invertible."""
@@ -53,8 +59,15 @@ REG_COVAR = 1e-2
 MIN_SAMPLES_PER_COMPONENT = 10
 """A GMM gets at most one component per this many fitting samples."""
 
-GMM_MAX_ITER = 50
-"""EM iterations per GMM fit."""
+MIN_REGION_PIXELS = 20
+"""A lesion or skin region with fewer working-size pixels than this cannot be modelled; a seed with
+fewer counts as empty (or full), and a cut leaving fewer stops the iteration."""
+
+GMM_MAX_ITER = 20
+"""Maximum EM steps of a GMM fitted from scratch (k-means initialisation)."""
+
+WARM_START_MAX_ITER = 2
+"""Maximum EM steps of a GMM refit warm-started from the previous iteration's model."""
 
 KEEP_COMPONENT_MODES = ("largest", "central", "all")
 COLOR_SPACES = ("lab", "rgb")
@@ -66,12 +79,12 @@ class GraphCutParams:
 
     fg_components: int = 5  # GMM components for lesion colour
     bg_components: int = 5  # GMM components for skin colour
-    pairwise_weight: float = 50.0  # lambda of the contrast-sensitive Potts term
+    pairwise_weight: float = 10.0  # lambda of the contrast-sensitive Potts term (nats)
     connectivity: int = 8  # 4 or 8
     max_iterations: int = 5
     tolerance: float = 0.001  # stop when fraction of changed pixels < tolerance
     working_size: int = 256  # longest side (px) the cut runs at; 0 = full size
-    gmm_max_pixels: int = 20000  # pixels subsampled per region for GMM fitting
+    gmm_max_pixels: int = 5000  # pixels subsampled per region for GMM fitting
     color_space: str = "lab"  # "lab" or "rgb"
     fill_holes: bool = True
     opening_radius: int = 2  # px at working size, 0 = off
@@ -168,30 +181,61 @@ def color_features(image: np.ndarray, color_space: str) -> np.ndarray:
     return as_float
 
 
+def color_palette(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct colours of a uint8 RGB image: ``(colours (U, 3) uint8, index (H, W) int)``.
+
+    ``colours[index]`` reproduces the image; GMM scores are computed once per distinct colour.
+    """
+    channels = image.astype(np.int32)
+    packed = (channels[..., 0] << 16) | (channels[..., 1] << 8) | channels[..., 2]
+    codes, index = np.unique(packed.ravel(), return_inverse=True)
+    colours = np.stack([codes >> 16, (codes >> 8) & 255, codes & 255], axis=1).astype(np.uint8)
+    return colours, index.reshape(image.shape[:2])
+
+
 def count_distinct_rows(samples: np.ndarray) -> int:
     """Number of distinct feature vectors, via a 1-D projection (collisions only undercount)."""
-    projection = samples.astype(np.float64) @ np.array([1.0, 1e3 * np.pi, 1e6 * np.e])[: samples.shape[1]]
-    return int(np.unique(projection).size)
+    weights = np.array([1.0, 1e3 * np.pi, 1e6 * np.e])[: samples.shape[1]]
+    return int(np.unique(samples.astype(np.float64) @ weights).size)
 
 
-def fit_gmm(samples: np.ndarray, max_components: int, seed: int) -> GaussianMixture:
+def component_cap(samples: np.ndarray, max_components: int) -> int:
+    """Largest usable number of GMM components for ``samples`` (N, C), N >= 1.
+
+    Capped by the number of distinct samples and by ``N // MIN_SAMPLES_PER_COMPONENT`` so that
+    every component has data to fit.
+    """
+    by_count = len(samples) // MIN_SAMPLES_PER_COMPONENT
+    return max(1, min(max_components, by_count, count_distinct_rows(samples)))
+
+
+def fit_gmm(
+    samples: np.ndarray, max_components: int, seed: int, previous: GaussianMixture | None
+) -> GaussianMixture:
     """Fit a full-covariance GMM to ``samples`` (N, C), N >= 1.
 
-    The number of components is capped by the number of distinct samples and by
-    ``N // MIN_SAMPLES_PER_COMPONENT`` so that every component has data to fit.
+    With ``previous`` (the model of the last iteration, if it has no more components than the
+    samples allow) EM is warm-started from its parameters and runs at most
+    ``WARM_START_MAX_ITER`` steps, like GrabCut's one re-estimation per iteration; otherwise
+    it starts from k-means and runs at most ``GMM_MAX_ITER`` steps.
     """
-    n_components = max(
-        1,
-        min(max_components, len(samples) // MIN_SAMPLES_PER_COMPONENT, count_distinct_rows(samples)),
-    )
-    gmm = GaussianMixture(
-        n_components=n_components,
-        covariance_type="full",
-        reg_covar=REG_COVAR,
-        max_iter=GMM_MAX_ITER,
-        random_state=seed,
-    )
-    return gmm.fit(samples)
+    n_components = component_cap(samples, max_components)
+    common = {"covariance_type": "full", "reg_covar": REG_COVAR, "random_state": seed}
+    if previous is not None and previous.n_components <= n_components:
+        gmm = GaussianMixture(
+            n_components=previous.n_components,
+            max_iter=WARM_START_MAX_ITER,
+            weights_init=previous.weights_,
+            means_init=previous.means_,
+            precisions_init=previous.precisions_,
+            **common,
+        )
+    else:
+        gmm = GaussianMixture(n_components=n_components, max_iter=GMM_MAX_ITER, **common)
+    with warnings.catch_warnings():
+        # Capping EM steps is deliberate; the models are refitted in the next iteration anyway.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return gmm.fit(samples)
 
 
 def subsample(samples: np.ndarray, max_count: int, rng: np.random.Generator) -> np.ndarray:
@@ -202,12 +246,16 @@ def subsample(samples: np.ndarray, max_count: int, rng: np.random.Generator) -> 
 
 
 def fit_color_gmms(
-    features: np.ndarray, fg_mask: np.ndarray, params: GraphCutParams
+    features: np.ndarray,
+    fg_mask: np.ndarray,
+    params: GraphCutParams,
+    previous: tuple[GaussianMixture, GaussianMixture] | None = None,
 ) -> tuple[GaussianMixture, GaussianMixture]:
     """Fit the lesion and skin colour GMMs.
 
     ``features``: float (H, W, C) colour features; ``fg_mask``: bool (H, W) current lesion
-    labels, with at least one True and one False pixel. Each region is subsampled to at most
+    labels, with at least one True and one False pixel; ``previous``: ``(fg_gmm, bg_gmm)`` of the
+    last iteration to warm-start from, or None. Each region is subsampled to at most
     ``params.gmm_max_pixels`` pixels (deterministic for ``params.seed``).
     Returns ``(fg_gmm, bg_gmm)``.
     """
@@ -216,29 +264,29 @@ def fit_color_gmms(
     rng = np.random.default_rng(params.seed)
     fg_samples = subsample(features[fg_mask], params.gmm_max_pixels, rng)
     bg_samples = subsample(features[~fg_mask], params.gmm_max_pixels, rng)
+    fg_previous, bg_previous = previous if previous is not None else (None, None)
     return (
-        fit_gmm(fg_samples, params.fg_components, params.seed),
-        fit_gmm(bg_samples, params.bg_components, params.seed),
+        fit_gmm(fg_samples, params.fg_components, params.seed, fg_previous),
+        fit_gmm(bg_samples, params.bg_components, params.seed, bg_previous),
     )
 
 
 def unary_costs(
-    features: np.ndarray, fg_gmm: GaussianMixture, bg_gmm: GaussianMixture
+    palette_features: np.ndarray,
+    index: np.ndarray,
+    fg_gmm: GaussianMixture,
+    bg_gmm: GaussianMixture,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Terminal capacities (source = lesion) from GMM negative log-likelihoods.
 
-    Returns ``(source_caps, sink_caps)``, float64 (H, W), in nats. ``sink_caps`` is the cost of
-    labelling a pixel lesion and ``source_caps`` of labelling it skin; the per-pixel minimum of the
-    two is subtracted (it does not change the minimiser) so both are non-negative.
+    ``palette_features``: float (U, C) features of the distinct colours; ``index``: int (H, W)
+    palette entry of each pixel. Returns ``(source_caps, sink_caps)``, float64 (H, W), in nats.
+    ``sink_caps`` is the cost of labelling a pixel lesion and ``source_caps`` of labelling it
+    skin; the per-pixel minimum of the two is subtracted (it does not change the minimiser) so
+    both are non-negative.
     """
-    flat = features.reshape(-1, features.shape[-1])
-    cost_fg = -fg_gmm.score_samples(flat)
-    cost_bg = -bg_gmm.score_samples(flat)
-    shape = features.shape[:2]
-    return (
-        np.maximum(cost_bg - cost_fg, 0.0).reshape(shape),
-        np.maximum(cost_fg - cost_bg, 0.0).reshape(shape),
-    )
+    lesion_advantage = (fg_gmm.score_samples(palette_features) - bg_gmm.score_samples(palette_features))[index]
+    return np.maximum(lesion_advantage, 0.0), np.maximum(-lesion_advantage, 0.0)
 
 
 def neighbour_offsets(connectivity: int) -> list[tuple[int, int]]:
@@ -289,36 +337,52 @@ def offset_structure(offset: tuple[int, int]) -> np.ndarray:
     return structure
 
 
-def min_cut(
-    pairwise: list[tuple[tuple[int, int], np.ndarray]],
-    source_caps: np.ndarray,
-    sink_caps: np.ndarray,
-) -> np.ndarray:
-    """Minimum s-t cut on the pixel grid; returns bool (H, W), True = source side (lesion)."""
-    graph = maxflow.Graph[float]()
-    nodes = graph.add_grid_nodes(source_caps.shape)
-    for offset, weights in pairwise:
-        graph.add_grid_edges(nodes, weights=weights, structure=offset_structure(offset), symmetric=True)
-    graph.add_grid_tedges(nodes, source_caps, sink_caps)
-    graph.maxflow()
-    return ~graph.get_grid_segments(nodes)
+class GridCut:
+    """s-t graph on the pixel grid with fixed pairwise edges and updatable terminal capacities.
 
-
-def iterate_cuts(
-    features: np.ndarray, seed_mask: np.ndarray, params: GraphCutParams
-) -> tuple[np.ndarray, int, float]:
-    """Alternate GMM fitting and minimum cuts, starting from ``seed_mask``.
-
-    Stops when the fraction of changed pixels is below ``params.tolerance``, after
-    ``params.max_iterations`` cuts, or when a cut leaves one label empty (then it is returned
-    as is). Returns ``(labels, iterations, changed_ratio)``.
+    Successive :meth:`solve` calls re-use the previous flow and search trees (dynamic graph
+    cuts, Kohli & Torr 2005), which is exact and much cheaper than rebuilding the graph.
     """
-    pairwise = contrast_weights(features, params)
-    labels = seed_mask
-    changed_ratio = 0.0
+
+    def __init__(self, pairwise: list[tuple[tuple[int, int], np.ndarray]], shape: tuple[int, int]):
+        self.graph = maxflow.Graph[float]()
+        self.nodes = self.graph.add_grid_nodes(shape)
+        for offset, weights in pairwise:
+            self.graph.add_grid_edges(
+                self.nodes, weights=weights, structure=offset_structure(offset), symmetric=True
+            )
+        self.source_caps = np.zeros(shape)
+        self.sink_caps = np.zeros(shape)
+        self.solved = False
+
+    def solve(self, source_caps: np.ndarray, sink_caps: np.ndarray) -> np.ndarray:
+        """Minimum cut for these terminal capacities; bool (H, W), True = source side (lesion)."""
+        # Terminal capacities are stored as residuals, so adding the (possibly negative) change
+        # turns the previous capacities into the new ones.
+        self.graph.add_grid_tedges(self.nodes, source_caps - self.source_caps, sink_caps - self.sink_caps)
+        self.source_caps, self.sink_caps = source_caps, sink_caps
+        if self.solved:
+            self.graph.mark_grid_nodes(self.nodes)
+        self.graph.maxflow(reuse_trees=self.solved)
+        self.solved = True
+        return ~self.graph.get_grid_segments(self.nodes)
+
+
+def iterate_cuts(image: np.ndarray, seed_mask: np.ndarray, params: GraphCutParams) -> tuple[np.ndarray, int, float]:
+    """Alternate GMM fitting and minimum cuts on a non-constant uint8 RGB image.
+
+    Starts from ``seed_mask`` (bool, image shape) and stops when the fraction of changed pixels
+    is below ``params.tolerance``, after ``params.max_iterations`` cuts, or when a cut leaves
+    one label empty (then it is returned as is). Returns ``(labels, iterations, changed_ratio)``.
+    """
+    colours, index = color_palette(image)
+    palette_features = color_features(colours[:, None, :], params.color_space)[:, 0, :]
+    features = palette_features[index]
+    cut = GridCut(contrast_weights(features, params), index.shape)
+    labels, gmms, changed_ratio = seed_mask, None, 0.0
     for iteration in range(1, params.max_iterations + 1):
-        fg_gmm, bg_gmm = fit_color_gmms(features, labels, params)
-        new_labels = min_cut(pairwise, *unary_costs(features, fg_gmm, bg_gmm))
+        gmms = fit_color_gmms(features, labels, params, previous=gmms)
+        new_labels = cut.solve(*unary_costs(palette_features, index, *gmms))
         changed_ratio = float(np.mean(new_labels != labels))
         labels = new_labels
         if changed_ratio < params.tolerance or not labels.any() or labels.all():
@@ -387,16 +451,18 @@ def graph_cut_refine(image: np.ndarray, seed_mask: np.ndarray, params: GraphCutP
     small_image, small_seed = resize_inputs(
         np.ascontiguousarray(image), seed_mask, working_shape(*full_shape, params.working_size)
     )
-    if not small_seed.any():
+    if small_seed.sum() < MIN_REGION_PIXELS:
         return GraphCutResult(np.zeros(full_shape, dtype=bool), "empty_seed", 0, 0.0)
-    if small_seed.all():
+    if (~small_seed).sum() < MIN_REGION_PIXELS:
         return GraphCutResult(np.ones(full_shape, dtype=bool), "full_seed", 0, 0.0)
     if (small_image == small_image[0, 0]).all():
         return GraphCutResult(seed_mask.copy(), "constant_image", 0, 0.0)
 
-    features = color_features(small_image, params.color_space)
-    labels, iterations, changed_ratio = iterate_cuts(features, small_seed, params)
-    if labels.all():
+    # The BLAS/OpenMP work is on tiny matrices (3x3 covariances, a few GMM components), where
+    # worker threads only add synchronisation cost, so the library thread pools run single-threaded.
+    with threadpool_limits(limits=1):
+        labels, iterations, changed_ratio = iterate_cuts(small_image, small_seed, params)
+    if labels.sum() > labels.size - MIN_REGION_PIXELS:
         return GraphCutResult(seed_mask.copy(), "full_cut", iterations, changed_ratio)
     cleaned = clean_mask(labels, params)
     if not cleaned.any():

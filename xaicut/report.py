@@ -28,6 +28,7 @@ import pandas as pd
 matplotlib.use("Agg")
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from xaicut import CLASSES  # noqa: E402
 from xaicut.attribution_store import attribution_path, read_attribution  # noqa: E402
@@ -181,11 +182,10 @@ def section(anchor: str, parts: list[str]) -> str:
 
 def page(title: str, sections: list[str]) -> str:
     """The whole HTML document."""
-    links = " | ".join(f'<a href="#{a}">{html.escape(t)}</a>' for a, t in SECTION_TITLES.items())
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
-        f"<nav>{links}</nav>\n" + "\n".join(sections) + "\n</body>\n</html>\n"
+        + "\n".join(sections) + "\n</body>\n</html>\n"
     )
 
 
@@ -257,7 +257,7 @@ def confusion_matrix_figure(predictions: pd.DataFrame) -> Figure:
     ax.set_xticks(range(len(CLASSES)), CLASSES)
     ax.set_yticks(range(len(CLASSES)), CLASSES)
     ax.set(xlabel="predicted dx", ylabel="true dx", title="Confusion matrix (test set)")
-    fig.colorbar(image, ax=ax, label="images")
+    fig.colorbar(image, ax=ax, label="images", ticks=MaxNLocator(integer=True))
     return fig
 
 
@@ -268,6 +268,7 @@ def training_curves_figure(history: pd.DataFrame) -> Figure:
         for split in ("train", "val"):
             ax.plot(history["epoch"], history[f"{split}_{metric}"], marker="o", ms=3, label=split)
         ax.set(xlabel="epoch", ylabel=metric, title=f"{metric.capitalize()} per epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8)
     return fig
 
@@ -293,7 +294,7 @@ def pick_examples(per_image: pd.DataFrame, n: int, stage: str) -> list[str]:
 
 def find_shard(results_dir: Path, image_id: str) -> str | None:
     """The shard holding an image's masks (found via its fused mask), or ``None``."""
-    hits = sorted((results_dir / "masks").glob(f"*/{image_id}_fused.png"))
+    hits = sorted((results_dir / "masks" / "fused").glob(f"*/{image_id}.png"))
     return hits[0].parent.name if hits else None
 
 
@@ -313,7 +314,7 @@ def read_example_masks(results_dir: Path, shard: str | None, image_id: str,
     """Thumbnail masks of every stage found on disk, plus the ground truth if it exists."""
     paths = {TRUTH: truth_path}
     if shard is not None:
-        paths |= {s: results_dir / "masks" / shard / f"{image_id}_{s}.png" for s in stages}
+        paths |= {s: results_dir / "masks" / s / shard / f"{image_id}.png" for s in stages}
     return {key: thumbnail_mask(read_mask(p)) for key, p in paths.items() if p.is_file()}
 
 
@@ -326,23 +327,31 @@ def read_example_maps(results_dir: Path, shard: str | None, image_id: str) -> di
     return {m: thumbnail(read_attribution(p).values) for m, p in paths.items() if p.is_file()}
 
 
+def predicted_dx(predictions: pd.DataFrame | None, image_id: str) -> str:
+    """The classifier's predicted dx for an image, or ``"n/a"`` when unknown."""
+    if predictions is None:
+        return "n/a"
+    hits = predictions.loc[predictions["image_id"] == image_id, "predicted_dx"]
+    return str(hits.iloc[0]) if len(hits) else "n/a"
+
+
 def load_example(results_dir: Path, image_id: str, tables: RunTables,
                  stages: list[str]) -> Example | None:
-    """Gather one example's thumbnails and labels; ``None`` when its image cannot be read."""
-    record = tables.manifest.set_index("image_id").loc[image_id]
+    """Gather one example's thumbnails and labels; ``None`` when its image is not available."""
+    records = tables.manifest[tables.manifest["image_id"] == image_id]
+    if records.empty:
+        return None
+    record = records.iloc[0]
     try:
         image = thumbnail(read_rgb(record["image_path"]))
     except ValueError:
         return None
     rows = tables.per_image[tables.per_image["image_id"] == image_id]
-    predicted = {}
-    if tables.predictions is not None:
-        predicted = dict(zip(tables.predictions["image_id"], tables.predictions["predicted_dx"]))
     shard = find_shard(results_dir, image_id)
     return Example(
         image_id=image_id,
         dx=str(record["dx"]),
-        predicted_dx=str(predicted.get(image_id, "n/a")),
+        predicted_dx=predicted_dx(tables.predictions, image_id),
         dice=dict(zip(rows["stage"].astype(str), rows["dice"])),
         image=image,
         maps=read_example_maps(results_dir, shard, image_id),
@@ -386,7 +395,8 @@ def example_cell(example: Example, key: str) -> np.ndarray | None:
         values = example.maps.get(key)
         if values is None:
             return None
-        return outline(jet_overlay(example.image, values), example.masks.get(key), PREDICTION_COLOUR)
+        overlay = jet_overlay(example.image, values)
+        return outline(overlay, example.masks.get(key), PREDICTION_COLOUR)
     mask = example.masks.get(key)
     if mask is None:
         return None
@@ -404,15 +414,15 @@ def example_grid(examples: list[Example], stages: list[str]
     keep = [any(row[j] is not None for row in cells) for j in range(len(candidates))]
     columns = {k: t for (k, t), kept in zip(candidates.items(), keep) if kept}
     notes = [f"{t}: no input found for the shown examples; column skipped."
-             for (k, t), kept in zip(candidates.items(), keep) if not kept]
+             for t, kept in zip(candidates.values(), keep) if not kept]
     return columns, [[c for c, kept in zip(row, keep) if kept] for row in cells], notes
 
 
 def row_label(example: Example, stage: str) -> str:
     """The label left of an example row: id, true and predicted dx, ranking-stage Dice."""
     dice = example.dice.get(stage, float("nan"))
-    return f"{example.image_id}\ndx: {example.dx}\npredicted: {example.predicted_dx}\n" \
-           f"{stage} Dice: {dice:.3f}"
+    return (f"{example.image_id}\ndx: {example.dx}\npredicted: {example.predicted_dx}\n"
+            f"{stage} Dice: {dice:.3f}")
 
 
 def example_grid_figure(examples: list[Example], columns: dict[str, str],
@@ -420,10 +430,9 @@ def example_grid_figure(examples: list[Example], columns: dict[str, str],
     """One row per example, one column per input (titles on top, per-cell stage Dice below)."""
     aspect = max(e.image.shape[0] / e.image.shape[1] for e in examples)
     cell_width = THUMBNAIL_WIDTH / 100
-    fig = Figure(
-        figsize=(cell_width * len(columns) + 1.3, (cell_width * aspect + 0.3) * len(examples) + 0.3),
-        layout="constrained",
-    )
+    width = cell_width * len(columns) + 1.3
+    height = (cell_width * aspect + 0.3) * len(examples) + 0.3
+    fig = Figure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(len(examples), len(columns), squeeze=False)
     for row, (example, pictures) in enumerate(zip(examples, cells)):
         for col, (key, picture) in enumerate(zip(columns, pictures)):
@@ -447,12 +456,14 @@ def examples_section(results_dir: Path, tables: RunTables, stages: list[str],
                      n_examples: int) -> str:
     """Example rows as in paper 000 Figs 2–5, chosen across the graph-cut Dice range."""
     if tables.per_image is None or tables.manifest is None:
-        return section("examples", [missing_note(TABLE_PATHS["per_image"], TABLE_PATHS["manifest"])])
+        missing = missing_note(TABLE_PATHS["per_image"], TABLE_PATHS["manifest"])
+        return section("examples", [missing])
     stage = ranking_stage(stages)
     ids = pick_examples(tables.per_image, n_examples, stage)
     loaded = [load_example(results_dir, i, tables, stages) for i in ids]
     examples = [e for e in loaded if e is not None]
-    notes = [f"Image of {i} unreadable; row skipped." for i, e in zip(ids, loaded) if e is None]
+    notes = [f"{i}: image not in the manifest or unreadable; row skipped."
+             for i, e in zip(ids, loaded) if e is None]
     if not examples:
         return section("examples", [note("No examples to show."), *map(note, notes)])
     columns, cells, column_notes = example_grid(examples, stages)
@@ -478,7 +489,10 @@ def header_section(title: str, tables: RunTables, stages: list[str],
     ]
     if config is not None:
         text = json.dumps(config, indent=2, default=str)
-        parts.append(f"<details><summary>Configuration</summary><pre>{html.escape(text)}</pre></details>")
+        parts.append("<details><summary>Configuration</summary>"
+                     f"<pre>{html.escape(text)}</pre></details>")
+    links = " | ".join(f'<a href="#{a}">{html.escape(t)}</a>' for a, t in SECTION_TITLES.items())
+    parts.append(f"<nav>{links}</nav>")
     return "<header>\n" + "\n".join(parts) + "\n</header>"
 
 
@@ -488,13 +502,18 @@ def summary_section(tables: RunTables, stages: list[str]) -> str:
         return section("summary", [missing_note(TABLE_PATHS["summary"])])
     summary_stages = present_stages(tables.summary, stages)
     rank = {s: i for i, s in enumerate(stages)}
-    ordered = tables.summary.sort_values("stage", key=lambda s: s.astype(str).map(rank), kind="stable")
-    parts = [table_html(ordered), figure_html(summary_figure(tables.summary, summary_stages),
-                                              "mean Dice and Jaccard per stage")]
+    ordered = tables.summary.sort_values(
+        "stage", key=lambda column: column.astype(str).map(rank), kind="stable"
+    )
+    bars = summary_figure(tables.summary, summary_stages)
+    parts = [table_html(ordered), "<h3>Mean Dice and Jaccard per stage</h3>",
+             figure_html(bars, "mean Dice and Jaccard per stage"),
+             "<h3>Dice distributions per stage</h3>"]
     if tables.per_image is None:
         parts.append(missing_note(TABLE_PATHS["per_image"]))
     else:
-        figure = dice_distribution_figure(tables.per_image, present_stages(tables.per_image, stages))
+        per_image_stages = present_stages(tables.per_image, stages)
+        figure = dice_distribution_figure(tables.per_image, per_image_stages)
         parts.append(figure_html(figure, "Dice distributions per stage"))
     return section("summary", parts)
 
@@ -505,20 +524,22 @@ def per_class_section(tables: RunTables, stages: list[str]) -> str:
         return section("per-class", [missing_note(TABLE_PATHS["per_class"])])
     figure = class_stage_heatmap_figure(tables.per_class, present_stages(tables.per_class, stages))
     return section("per-class", [table_html(tables.per_class),
+                                 "<h3>Mean Dice per class and stage</h3>",
                                  figure_html(figure, "mean Dice per class and stage")])
 
 
 def classifier_section(tables: RunTables) -> str:
     """Classification report (paper 000 Table 1), confusion matrix and training curves."""
     sources = (
-        (tables.class_report, "class_report", lambda t: table_html(t)),
-        (tables.predictions, "predictions",
+        ("Classification report (test set)", tables.class_report, "class_report", table_html),
+        ("Confusion matrix", tables.predictions, "predictions",
          lambda t: figure_html(confusion_matrix_figure(t), "confusion matrix")),
-        (tables.history, "history",
+        ("Training curves", tables.history, "history",
          lambda t: figure_html(training_curves_figure(t), "training curves")),
     )
-    parts = [missing_note(TABLE_PATHS[name]) if table is None else render(table)
-             for table, name, render in sources]
+    parts = [f"<h3>{heading}</h3>\n"
+             + (missing_note(TABLE_PATHS[name]) if table is None else render(table))
+             for heading, table, name, render in sources]
     return section("classifier", parts)
 
 
