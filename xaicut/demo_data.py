@@ -74,13 +74,16 @@ DX_TYPES: dict[str, dict[str, float]] = {
 MEAN_AGE: dict[str, float] = {"akiec": 67, "bcc": 66, "bkl": 64, "df": 53, "mel": 61, "nv": 47, "vasc": 52}
 """Mean patient age (years) per class, roughly as in HAM10000."""
 
-SKIN_TONES: tuple[tuple[int, int, int], ...] = (
+Colour = tuple[int, int, int]
+
+SKIN_TONES: tuple[Colour, ...] = (
     (238, 204, 200), (228, 168, 164), (232, 196, 172), (222, 168, 146),
     (208, 182, 192), (242, 222, 216), (226, 152, 144),
 )
 """Anchor skin colours (RGB) seen under a dermoscope; a patient's tone mixes two of them."""
 
-Colour = tuple[int, int, int]
+LESION_AREA = (0.05, 0.6)
+"""Range of the lesion's share of the image area (log-uniform, the same for every class)."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ class LesionStyle:
     ``colours`` are named RGB anchors; ``irregularity`` and ``roughness`` are the amplitudes of the
     low (2–7) and high (8–20) border harmonics relative to the radius; ``edge_px`` the width of the
     soft boundary; ``opacity`` how much the lesion hides the skin; ``fade`` how much of that
-    opacity is lost towards the border; ``area`` the lesion's share of the image area.
+    opacity is lost towards the border. Lesion size is not a class property (``LESION_AREA``).
     """
 
     colours: dict[str, Colour]
@@ -99,37 +102,36 @@ class LesionStyle:
     edge_px: tuple[float, float]
     opacity: tuple[float, float]
     fade: tuple[float, float]
-    area: tuple[float, float]
 
 
 STYLES: dict[str, LesionStyle] = {
     "nv": LesionStyle(
         {"light": (186, 116, 78), "dark": (112, 60, 38), "network": (86, 44, 30), "globule": (92, 50, 34)},
-        (0.03, 0.07), (0.0, 0.008), (4.0, 12.0), (0.85, 0.97), (0.1, 0.4), (0.05, 0.6)),
+        (0.03, 0.07), (0.0, 0.008), (4.0, 12.0), (0.85, 0.97), (0.1, 0.4)),
     "mel": LesionStyle(
         {"light": (168, 112, 84), "dark": (88, 52, 42), "black": (42, 32, 36), "blue": (104, 110, 138),
          "red": (182, 96, 100), "white": (214, 200, 206)},
-        (0.12, 0.25), (0.01, 0.025), (2.0, 6.0), (0.92, 1.0), (0.0, 0.2), (0.05, 0.6)),
+        (0.12, 0.25), (0.01, 0.025), (2.0, 6.0), (0.92, 1.0), (0.0, 0.2)),
     "bkl": LesionStyle(
         {"light": (204, 158, 118), "dark": (162, 112, 80), "fissure": (128, 88, 64),
          "milia": (238, 228, 208), "comedo": (86, 66, 58)},
-        (0.06, 0.14), (0.01, 0.02), (2.0, 5.0), (0.78, 0.92), (0.0, 0.15), (0.05, 0.6)),
+        (0.06, 0.14), (0.01, 0.02), (2.0, 5.0), (0.78, 0.92), (0.0, 0.15)),
     "bcc": LesionStyle(
-        {"light": (232, 196, 204), "dark": (212, 142, 156), "vessel": (188, 36, 52),
+        {"light": (226, 176, 192), "dark": (198, 116, 138), "vessel": (184, 30, 48),
          "nest": (112, 114, 142), "ulcer": (112, 42, 40)},
-        (0.06, 0.14), (0.005, 0.015), (4.0, 10.0), (0.72, 0.88), (0.1, 0.35), (0.05, 0.45)),
+        (0.06, 0.14), (0.005, 0.015), (4.0, 10.0), (0.8, 0.92), (0.1, 0.3)),
     "akiec": LesionStyle(
         {"light": (222, 136, 128), "dark": (196, 92, 92), "scale": (238, 226, 204),
          "vessel": (176, 44, 56), "brown": (170, 112, 90)},
-        (0.08, 0.16), (0.005, 0.015), (6.0, 14.0), (0.75, 0.9), (0.2, 0.4), (0.05, 0.45)),
+        (0.08, 0.16), (0.005, 0.015), (6.0, 14.0), (0.75, 0.9), (0.2, 0.4)),
     "vasc": LesionStyle(
         {"light": (204, 48, 82), "dark": (126, 34, 88), "deep": (70, 36, 78), "septum": (224, 168, 184)},
-        (0.03, 0.08), (0.0, 0.008), (2.0, 4.0), (0.95, 1.0), (0.0, 0.1), (0.05, 0.3)),
+        (0.03, 0.08), (0.0, 0.008), (2.0, 4.0), (0.95, 1.0), (0.0, 0.1)),
     "df": LesionStyle(
-        {"light": (206, 148, 132), "dark": (164, 108, 84), "network": (138, 88, 66), "scar": (238, 226, 222)},
-        (0.02, 0.07), (0.0, 0.008), (6.0, 12.0), (0.8, 0.92), (0.2, 0.4), (0.05, 0.3)),
+        {"light": (198, 134, 114), "dark": (154, 98, 72), "network": (128, 80, 58), "scar": (236, 222, 218)},
+        (0.02, 0.07), (0.0, 0.008), (6.0, 12.0), (0.85, 0.95), (0.15, 0.35)),
 }
-"""The only place where classes differ: everything drawn inside the lesion."""
+"""Class-specific lesion appearance (with ``PAINTERS``); nothing outside the lesion uses it."""
 
 
 @dataclass(frozen=True)
@@ -213,8 +215,8 @@ def dot_map(rng: np.random.Generator, frame: LesionFrame, count: int, radius_px:
     canvas = np.zeros(frame.rr.shape, np.uint8)
     size = frame.rr.shape[0]
     points = rng.integers(0, size, (8 * count + 8, 2))
-    inside = (frame.rr[points[:, 1], points[:, 0]] >= band[0]) & (frame.rr[points[:, 1], points[:, 0]] < band[1])
-    for x, y in points[inside][:count]:
+    rr = frame.rr[points[:, 1], points[:, 0]]
+    for x, y in points[(rr >= band[0]) & (rr < band[1])][:count]:
         radius = max(1, int(round(rng.uniform(*radius_px) * frame.scale)))
         cv2.circle(canvas, (int(x), int(y)), radius, 255, -1, cv2.LINE_AA)
     return canvas.astype(np.float32) / 255
@@ -234,8 +236,9 @@ def branching_lines(rng: np.random.Generator, frame: LesionFrame, trunks: int, t
         cv2.polylines(canvas, [points], False, 255, max(1, int(round(width * frame.scale))), cv2.LINE_AA)
         if depth < 2:
             for index in rng.choice(np.arange(1, 6), size=2, replace=False):
-                stack.append((points[index].astype(np.float64), headings[index - 1] + rng.choice([-1, 1]) * rng.uniform(0.4, 1.0),
-                              width * 0.6, depth + 1))
+                turn = rng.choice([-1, 1]) * rng.uniform(0.4, 1.0)
+                branch_start = points[index].astype(np.float64)
+                stack.append((branch_start, headings[index - 1] + turn, width * 0.6, depth + 1))
     return canvas.astype(np.float32) / 255 * ramp(1.0 - frame.rr, 0.0, 0.15)
 
 
@@ -264,15 +267,18 @@ def paint_mel(rng: np.random.Generator, frame: LesionFrame, c: dict[str, np.ndar
     zones = smooth_noise(rng, shape, frame.radius / 5) + rng.uniform(0.5, 1.3) * slope
     rgb = blend(np.broadcast_to(c["light"], (*shape, 3)), c["dark"], ramp(zones, -1.0, 0.0))
     rgb = blend(rgb, c["black"], 0.9 * ramp(zones, 0.7, 1.3))
-    rgb = blend(rgb, c["blue"], 0.75 * ramp(smooth_noise(rng, shape, frame.radius / 4), rng.uniform(0.5, 1.1), 1.5))
+    veil = ramp(smooth_noise(rng, shape, frame.radius / 4), rng.uniform(0.5, 1.1), 1.5)
+    rgb = blend(rgb, c["blue"], 0.75 * veil)
     rgb = blend(rgb, c["white"], 0.6 * ramp(smooth_noise(rng, shape, frame.radius / 5), 1.2, 1.8))
     if rng.random() < 0.4:
         rgb = blend(rgb, c["red"], 0.5 * ramp(smooth_noise(rng, shape, frame.radius / 6), 0.8, 1.5))
     net = mesh(rng, shape, rng.uniform(14, 24) * frame.scale, rng.uniform(0.2, 0.4))
     rgb = blend(rgb, c["black"], 0.45 * net * ramp(smooth_noise(rng, shape, frame.radius / 4), -0.3, 0.5))
     count = int(frame.radius / frame.scale / 6) + 4
-    dots = cv2.GaussianBlur(dot_map(rng, frame, count, (1.5, 6.0), band=(0.55, 0.95)), (0, 0), 1.5 * frame.scale)
-    return blend(rgb, c["dark"] * 0.7, 0.8 * dots) * (1 + 0.06 * smooth_noise(rng, shape, 3 * frame.scale))[..., None]
+    dots = dot_map(rng, frame, count, (1.5, 6.0), band=(0.55, 0.95))
+    dots = cv2.GaussianBlur(dots, (0, 0), 1.5 * frame.scale)
+    rgb = blend(rgb, c["dark"] * 0.7, 0.8 * dots)
+    return rgb * (1 + 0.06 * smooth_noise(rng, shape, 3 * frame.scale))[..., None]
 
 
 def paint_bkl(rng: np.random.Generator, frame: LesionFrame, c: dict[str, np.ndarray]) -> np.ndarray:
@@ -293,7 +299,7 @@ def paint_bkl(rng: np.random.Generator, frame: LesionFrame, c: dict[str, np.ndar
 
 
 def paint_bcc(rng: np.random.Generator, frame: LesionFrame, c: dict[str, np.ndarray]) -> np.ndarray:
-    """Basal cell carcinoma: pearly pink with shiny white areas, arborising red vessels,
+    """Basal cell carcinoma: pearly pink with paler translucent areas, arborising red vessels,
     blue-grey ovoid nests and sometimes a dark red ulcer."""
     shape = frame.rr.shape
     rgb = blend(np.broadcast_to(c["dark"], (*shape, 3)), c["light"],
@@ -302,7 +308,8 @@ def paint_bcc(rng: np.random.Generator, frame: LesionFrame, c: dict[str, np.ndar
         nests = smooth_noise(rng, shape, frame.radius / 10) + 1.5 * ramp(frame.rr, 0.5, 1.0)
         rgb = blend(rgb, c["nest"], 0.75 * ramp(-nests, 1.2, 1.8))
     if rng.random() < 0.3:
-        rgb = blend(rgb, c["ulcer"], 0.8 * ramp(smooth_noise(rng, shape, frame.radius / 5) - frame.rr, 1.0, 1.4))
+        ulcer = ramp(smooth_noise(rng, shape, frame.radius / 5) - frame.rr, 1.0, 1.4)
+        rgb = blend(rgb, c["ulcer"], 0.8 * ulcer)
     vessels = branching_lines(rng, frame, int(rng.integers(2, 5)), rng.uniform(2.0, 4.0))
     return blend(rgb, c["vessel"], 0.9 * vessels)
 
@@ -318,9 +325,9 @@ def paint_akiec(rng: np.random.Generator, frame: LesionFrame, c: dict[str, np.nd
     count = int(frame.radius ** 2 / (120 * frame.scale ** 2)) + 10
     clusters = ramp(smooth_noise(rng, shape, frame.radius / 6), 0.0, 0.6)
     rgb = blend(rgb, c["vessel"], 0.85 * dot_map(rng, frame, count, (1.0, 2.5)) * clusters)
-    scale = ramp(smooth_noise(rng, shape, rng.uniform(6, 14) * frame.scale), rng.uniform(0.3, 0.9), 1.6)
+    keratin = ramp(smooth_noise(rng, shape, rng.uniform(6, 14) * frame.scale), rng.uniform(0.3, 0.9), 1.6)
     grain = 0.8 + 0.2 * smooth_noise(rng, shape, 1.0 * frame.scale)
-    return blend(rgb, c["scale"], np.clip(0.85 * scale * grain, 0, 1))
+    return blend(rgb, c["scale"], np.clip(0.85 * keratin * grain, 0, 1))
 
 
 def paint_vasc(rng: np.random.Generator, frame: LesionFrame, c: dict[str, np.ndarray]) -> np.ndarray:
@@ -337,10 +344,11 @@ def paint_df(rng: np.random.Generator, frame: LesionFrame, c: dict[str, np.ndarr
     """Dermatofibroma: pinkish-light brown with a delicate peripheral network and a central
     white scar-like patch."""
     shape = frame.rr.shape
-    rgb = blend(np.broadcast_to(c["light"], (*shape, 3)), c["dark"], ramp(frame.rr, 0.3, 0.9) * rng.uniform(0.4, 0.9))
+    darker_rim = ramp(frame.rr, 0.3, 0.9) * rng.uniform(0.4, 0.9)
+    rgb = blend(np.broadcast_to(c["light"], (*shape, 3)), c["dark"], darker_rim)
     net = ridges(rng, shape, rng.uniform(10, 14) * frame.scale, 0.3)
     rgb = blend(rgb, c["network"], 0.5 * net * ramp(frame.rr, 0.35, 0.6))
-    size = rng.uniform(0.3, 0.5)
+    size = rng.uniform(0.25, 0.45)
     patch = frame.rr + 0.12 * smooth_noise(rng, shape, frame.radius / 8)
     return blend(rgb, c["scar"], 0.85 * ramp(size - patch, 0.0, 0.12))
 
@@ -360,11 +368,13 @@ def lesion_shape(rng: np.random.Generator, radius: float, irregularity: float, r
     ``radius`` is the mean radius in pixels; returns the lesion's frame, just large enough to hold it.
     """
     ks = np.arange(2, 21)
-    amplitudes = np.where(ks < 8, irregularity * 2 / ks, roughness * (8 / ks) ** 1.5) * rng.standard_normal(ks.size)
+    envelope = np.where(ks < 8, irregularity * 2 / ks, roughness * (8 / ks) ** 1.5)
+    amplitudes = envelope * rng.standard_normal(ks.size)
     phases = rng.uniform(0, 2 * np.pi, ks.size)
     aspect, tilt = np.sqrt(rng.uniform(1.0, 1.6)), rng.uniform(0, np.pi)
     angles = np.linspace(-np.pi, np.pi, BORDER_SAMPLES + 1)
-    border = np.clip(1 + np.cos(np.multiply.outer(angles, ks) + phases) @ amplitudes, 0.5, 1.8).astype(np.float32)
+    waves = np.cos(np.multiply.outer(angles, ks) + phases) @ amplitudes
+    border = np.clip(1 + waves, 0.5, 1.8).astype(np.float32)
     half = int(np.ceil(radius * aspect * border.max() + 10 * scale)) + 2
     yy, xx = (np.mgrid[: 2 * half, : 2 * half].astype(np.float32) - half + 0.5)
     u = (xx * np.cos(tilt) + yy * np.sin(tilt)) / aspect
@@ -418,7 +428,8 @@ def skin_tone(rng: np.random.Generator) -> np.ndarray:
     return np.float32(SKIN_TONES[first]) * (1 - t) + np.float32(SKIN_TONES[second]) * t
 
 
-def skin_background(rng: np.random.Generator, tone: np.ndarray, height: int, width: int, scale: float) -> np.ndarray:
+def skin_background(rng: np.random.Generator, tone: np.ndarray, height: int, width: int,
+                    scale: float) -> np.ndarray:
     """Class-independent skin around ``tone``: blotchy redness, mottle, light skin furrows and
     fine grain. Returns float32 RGB (H, W, 3) in 0–255 units.
     """
@@ -438,7 +449,8 @@ def illumination(rng: np.random.Generator, height: int, width: int) -> np.ndarra
     angle = rng.uniform(0, 2 * np.pi)
     gradient = 1 + rng.uniform(0, 0.2) * (xx * np.cos(angle) + yy * np.sin(angle))
     spot = 1 - rng.uniform(0, 0.25) * (xx ** 2 + yy ** 2) * 2
-    light = cv2.resize(gradient * spot * rng.uniform(0.92, 1.05), (width, height), interpolation=cv2.INTER_LINEAR)
+    coarse = gradient * spot * rng.uniform(0.92, 1.05)
+    light = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
     return light[..., None]
 
 
@@ -490,13 +502,15 @@ def draw_bubbles(rng: np.random.Generator, image: np.ndarray, scale: float) -> N
 
 def photograph(rng: np.random.Generator, lesion: Lesion, tone: np.ndarray, height: int, width: int,
                centre: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
-    """Take one dermoscopy photo of ``lesion`` near ``centre`` (x, y): new pose (±12° rotation,
-    ±8 % zoom, ~3 % shift), new skin texture, light, camera blur, vignette, hairs and bubbles.
+    """Take one dermoscopy photo of ``lesion`` near ``centre`` (x, y): new pose (rotation with
+    s.d. 12°, zoom 0.92–1.08, shift with s.d. 3 % of the image, centre kept inside the image), new
+    skin texture, light, camera blur, vignette, hairs and bubbles.
 
     Returns (uint8 RGB (H, W, 3), bool mask (H, W)); the mask is the lesion before any nuisance.
     """
     scale = width / REFERENCE_WIDTH
-    moved = (centre[0] + rng.normal(0, 0.03 * width), centre[1] + rng.normal(0, 0.03 * height))
+    moved = (float(np.clip(centre[0] + rng.normal(0, 0.03 * width), 0, width - 1)),
+             float(np.clip(centre[1] + rng.normal(0, 0.03 * height), 0, height - 1)))
     box, layers, alpha = place_lesion(lesion, height, width, moved, rng.normal(0, 12), rng.uniform(0.92, 1.08))
     image = skin_background(rng, tone * rng.uniform(0.97, 1.03, 3).astype(np.float32), height, width, scale)
     coverage = layers[..., 3:]
@@ -537,11 +551,12 @@ def lesion_centre(rng: np.random.Generator, height: int, width: int, radius: flo
 def lesion_metadata(rng: np.random.Generator, dx: str) -> dict[str, object]:
     """Per-lesion metadata in HAM10000 vocabulary: dx_type, age (multiple of 5, years), sex, localization."""
     dx_types = DX_TYPES[dx]
+    sites = np.array(list(LOCALIZATIONS.values()))
     return {
         "dx_type": str(rng.choice(list(dx_types), p=np.array(list(dx_types.values())))),
         "age": float(5 * np.clip(np.round(rng.normal(MEAN_AGE[dx], 14) / 5), 1, 17)),
         "sex": str(rng.choice(["male", "female"], p=[0.54, 0.46])),
-        "localization": str(rng.choice(list(LOCALIZATIONS), p=np.array(list(LOCALIZATIONS.values())) / sum(LOCALIZATIONS.values()))),
+        "localization": str(rng.choice(list(LOCALIZATIONS), p=sites / sites.sum())),
     }
 
 
@@ -560,7 +575,7 @@ def write_demo_dataset(out_dir: str | os.PathLike, n_lesions: int, seed: int, wi
     scale = width / REFERENCE_WIDTH
     rows: list[dict[str, object]] = []
     for number, dx in enumerate(lesion_classes(rng, n_lesions)):
-        area = np.exp(rng.uniform(*np.log(STYLES[dx].area))) * width * height
+        area = np.exp(rng.uniform(*np.log(LESION_AREA))) * width * height
         radius = float(np.sqrt(area / np.pi))
         lesion = draw_lesion(rng, dx, radius, scale)
         centre, tone = lesion_centre(rng, height, width, radius), skin_tone(rng)

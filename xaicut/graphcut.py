@@ -21,25 +21,22 @@ segmentation and the cut is repeated until the fraction of changed pixels drops 
 for speed; the result is cleaned morphologically (opening, closing, hole filling, one connected
 component) and upsampled (nearest neighbour) to the image size.
 
-Degenerate inputs never raise; they return a fallback mask whose ``status`` names the case:
+Degenerate inputs never raise; they return a fallback whose ``status`` names the case
+(a region "is empty" when it has fewer than ``MIN_REGION_PIXELS`` pixels at working size, too
+few to fit a colour model):
 
-============== ==================================================== =====================
-status         condition                                            returned mask
-============== ==================================================== =====================
-ok             normal run                                           graph-cut mask
-empty_seed     seed has < MIN_REGION_PIXELS lesion px (working size) all False
-full_seed      seed has < MIN_REGION_PIXELS skin px (working size)   all True
-constant_image every pixel has the same colour (at working size)    the seed
-empty_cut      cut (or its clean-up) labels no pixel as lesion      the seed
-full_cut       cut labels every pixel as lesion                     the seed
-============== ==================================================== =====================
+* ``ok``: normal run, the cleaned graph-cut mask.
+* ``empty_seed``: the seed has no lesion region; all-False mask, no cut.
+* ``full_seed``: the seed has no skin region; all-True mask, no cut.
+* ``constant_image``: every pixel has the same colour (at working size); the seed, no cut.
+* ``empty_cut``: the cut, or its clean-up, leaves no lesion region; the seed.
+* ``full_cut``: the cut leaves no skin region; the seed.
 
 Invalid inputs (image not uint8 (H, W, 3), seed not bool, shapes differing) raise ``ValueError``.
 """
 
 from __future__ import annotations
 
-import warnings
 import warnings
 from dataclasses import dataclass
 
@@ -48,9 +45,7 @@ import maxflow
 import numpy as np
 from scipy import ndimage
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
-from threadpoolctl import threadpool_limits
 from threadpoolctl import threadpool_limits
 
 REG_COVAR = 1e-2
@@ -60,10 +55,10 @@ MIN_SAMPLES_PER_COMPONENT = 10
 """A GMM gets at most one component per this many fitting samples."""
 
 MIN_REGION_PIXELS = 20
-"""A lesion or skin region with fewer working-size pixels than this cannot be modelled; a seed with
-fewer counts as empty (or full), and a cut leaving fewer stops the iteration."""
+"""A lesion or skin region with fewer working-size pixels than this counts as empty: a seed or
+cut with such a region cannot be modelled and takes a fallback (module docstring)."""
 
-GMM_MAX_ITER = 20
+GMM_MAX_ITER = 10
 """Maximum EM steps of a GMM fitted from scratch (k-means initialisation)."""
 
 WARM_START_MAX_ITER = 2
@@ -75,7 +70,13 @@ COLOR_SPACES = ("lab", "rgb")
 
 @dataclass(frozen=True)
 class GraphCutParams:
-    """Parameters of :func:`graph_cut_refine`; pixel sizes refer to the working size."""
+    """Parameters of :func:`graph_cut_refine`; pixel sizes refer to the working size.
+
+    ``pairwise_weight`` acts at working size: shrinking the image scales a region's unary total
+    with its area but its boundary cost only with its length, so a smaller working size means
+    relatively stronger smoothing. The default 10 (GrabCut uses 50 at full resolution) matches
+    ``config.yaml``; at 50 lesions with soft rims were cut back to their dark core.
+    """
 
     fg_components: int = 5  # GMM components for lesion colour
     bg_components: int = 5  # GMM components for skin colour
@@ -136,7 +137,8 @@ class GraphCutResult:
 def validate_inputs(image: np.ndarray, seed_mask: np.ndarray) -> None:
     """Raise ``ValueError`` unless ``image`` is uint8 (H, W, 3) and ``seed_mask`` bool (H, W)."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
-        raise ValueError(f"image must be a uint8 numpy array, got {getattr(image, 'dtype', type(image))}")
+        found = getattr(image, "dtype", type(image))
+        raise ValueError(f"image must be a uint8 numpy array, got {found}")
     if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] < 1 or image.shape[1] < 1:
         raise ValueError(f"image must have shape (H, W, 3), got {image.shape}")
     if not isinstance(seed_mask, np.ndarray) or seed_mask.dtype != np.bool_:
@@ -145,7 +147,9 @@ def validate_inputs(image: np.ndarray, seed_mask: np.ndarray) -> None:
             f"got {getattr(seed_mask, 'dtype', type(seed_mask))}"
         )
     if seed_mask.shape != image.shape[:2]:
-        raise ValueError(f"seed_mask shape {seed_mask.shape} differs from image shape {image.shape[:2]}")
+        raise ValueError(
+            f"seed_mask shape {seed_mask.shape} differs from image shape {image.shape[:2]}"
+        )
 
 
 def working_shape(height: int, width: int, working_size: int) -> tuple[int, int]:
@@ -285,7 +289,8 @@ def unary_costs(
     skin; the per-pixel minimum of the two is subtracted (it does not change the minimiser) so
     both are non-negative.
     """
-    lesion_advantage = (fg_gmm.score_samples(palette_features) - bg_gmm.score_samples(palette_features))[index]
+    log_ratio = fg_gmm.score_samples(palette_features) - bg_gmm.score_samples(palette_features)
+    lesion_advantage = log_ratio[index]
     return np.maximum(lesion_advantage, 0.0), np.maximum(-lesion_advantage, 0.0)
 
 
@@ -298,7 +303,8 @@ def neighbour_offsets(connectivity: int) -> list[tuple[int, int]]:
 
 
 def offset_squared_differences(features: np.ndarray, offset: tuple[int, int]) -> np.ndarray:
-    """``||z_p - z_{p+offset}||^2`` stored at ``p``, float64 (H, W); NaN where p+offset is outside."""
+    """``||z_p - z_q||^2`` for ``q = p + offset``, stored at ``p``; float64 (H, W), NaN where ``q``
+    is outside the image."""
     dy, dx = offset
     height, width = features.shape[:2]
     result = np.full((height, width), np.nan)
@@ -322,7 +328,8 @@ def contrast_weights(
     ``beta = 1 / (2 * mean ||z_p - z_q||^2)`` over all neighbour pairs. The image must not be
     constant (the mean would be 0).
     """
-    squared = [(o, offset_squared_differences(features, o)) for o in neighbour_offsets(params.connectivity)]
+    offsets = neighbour_offsets(params.connectivity)
+    squared = [(o, offset_squared_differences(features, o)) for o in offsets]
     beta = 1.0 / (2.0 * np.nanmean(np.concatenate([s.ravel() for _, s in squared])))
     return [
         (o, np.nan_to_num(params.pairwise_weight * np.exp(-beta * s) / np.hypot(*o), nan=0.0))
@@ -359,7 +366,9 @@ class GridCut:
         """Minimum cut for these terminal capacities; bool (H, W), True = source side (lesion)."""
         # Terminal capacities are stored as residuals, so adding the (possibly negative) change
         # turns the previous capacities into the new ones.
-        self.graph.add_grid_tedges(self.nodes, source_caps - self.source_caps, sink_caps - self.sink_caps)
+        self.graph.add_grid_tedges(
+            self.nodes, source_caps - self.source_caps, sink_caps - self.sink_caps
+        )
         self.source_caps, self.sink_caps = source_caps, sink_caps
         if self.solved:
             self.graph.mark_grid_nodes(self.nodes)
@@ -368,24 +377,33 @@ class GridCut:
         return ~self.graph.get_grid_segments(self.nodes)
 
 
-def iterate_cuts(image: np.ndarray, seed_mask: np.ndarray, params: GraphCutParams) -> tuple[np.ndarray, int, float]:
+def has_both_regions(labels: np.ndarray) -> bool:
+    """True when lesion and skin each have at least ``MIN_REGION_PIXELS`` pixels."""
+    lesion = int(np.count_nonzero(labels))
+    return min(lesion, labels.size - lesion) >= MIN_REGION_PIXELS
+
+
+def iterate_cuts(
+    image: np.ndarray, seed_mask: np.ndarray, params: GraphCutParams
+) -> tuple[np.ndarray, int, float]:
     """Alternate GMM fitting and minimum cuts on a non-constant uint8 RGB image.
 
-    Starts from ``seed_mask`` (bool, image shape) and stops when the fraction of changed pixels
-    is below ``params.tolerance``, after ``params.max_iterations`` cuts, or when a cut leaves
-    one label empty (then it is returned as is). Returns ``(labels, iterations, changed_ratio)``.
+    Starts from ``seed_mask`` (bool, image shape, both regions non-empty) and stops when the
+    fraction of changed pixels is below ``params.tolerance``, after ``params.max_iterations``
+    cuts, or when a cut empties a region (that cut is returned). Returns
+    ``(labels, iterations, changed_ratio)``.
     """
     colours, index = color_palette(image)
     palette_features = color_features(colours[:, None, :], params.color_space)[:, 0, :]
     features = palette_features[index]
     cut = GridCut(contrast_weights(features, params), index.shape)
-    labels, gmms, changed_ratio = seed_mask, None, 0.0
+    labels, gmms = seed_mask, None
     for iteration in range(1, params.max_iterations + 1):
         gmms = fit_color_gmms(features, labels, params, previous=gmms)
         new_labels = cut.solve(*unary_costs(palette_features, index, *gmms))
         changed_ratio = float(np.mean(new_labels != labels))
         labels = new_labels
-        if changed_ratio < params.tolerance or not labels.any() or labels.all():
+        if changed_ratio < params.tolerance or not has_both_regions(labels):
             break
     return labels, iteration, changed_ratio
 
@@ -403,7 +421,9 @@ def select_component(mask: np.ndarray, mode: str) -> np.ndarray:
     """
     if mode == "all" or not mask.any():
         return mask
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        mask.astype(np.uint8), connectivity=8
+    )
     areas = stats[1:, cv2.CC_STAT_AREA]
     if mode == "largest":
         return labels == 1 + int(np.argmax(areas))
@@ -434,11 +454,13 @@ def upsample_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Nearest-neighbour resize of a bool mask to ``shape`` = (H, W)."""
     if mask.shape == shape:
         return mask
-    resized = cv2.resize(mask.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
-    return resized > 0
+    size = (shape[1], shape[0])
+    return cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
 
 
-def graph_cut_refine(image: np.ndarray, seed_mask: np.ndarray, params: GraphCutParams) -> GraphCutResult:
+def graph_cut_refine(
+    image: np.ndarray, seed_mask: np.ndarray, params: GraphCutParams
+) -> GraphCutResult:
     """Refine a fused XAI seed mask into a lesion segmentation by iterated colour-GMM graph cuts.
 
     ``image``: uint8 RGB (H, W, 3). ``seed_mask``: bool (H, W), True = initial lesion estimate.
@@ -451,9 +473,10 @@ def graph_cut_refine(image: np.ndarray, seed_mask: np.ndarray, params: GraphCutP
     small_image, small_seed = resize_inputs(
         np.ascontiguousarray(image), seed_mask, working_shape(*full_shape, params.working_size)
     )
-    if small_seed.sum() < MIN_REGION_PIXELS:
+    lesion_pixels = int(np.count_nonzero(small_seed))
+    if lesion_pixels < MIN_REGION_PIXELS:
         return GraphCutResult(np.zeros(full_shape, dtype=bool), "empty_seed", 0, 0.0)
-    if (~small_seed).sum() < MIN_REGION_PIXELS:
+    if small_seed.size - lesion_pixels < MIN_REGION_PIXELS:
         return GraphCutResult(np.ones(full_shape, dtype=bool), "full_seed", 0, 0.0)
     if (small_image == small_image[0, 0]).all():
         return GraphCutResult(seed_mask.copy(), "constant_image", 0, 0.0)
@@ -462,9 +485,10 @@ def graph_cut_refine(image: np.ndarray, seed_mask: np.ndarray, params: GraphCutP
     # worker threads only add synchronisation cost, so the library thread pools run single-threaded.
     with threadpool_limits(limits=1):
         labels, iterations, changed_ratio = iterate_cuts(small_image, small_seed, params)
-    if labels.sum() > labels.size - MIN_REGION_PIXELS:
-        return GraphCutResult(seed_mask.copy(), "full_cut", iterations, changed_ratio)
+    if not has_both_regions(labels):
+        status = "empty_cut" if np.count_nonzero(labels) < MIN_REGION_PIXELS else "full_cut"
+        return GraphCutResult(seed_mask.copy(), status, iterations, changed_ratio)
     cleaned = clean_mask(labels, params)
-    if not cleaned.any():
+    if np.count_nonzero(cleaned) < MIN_REGION_PIXELS:
         return GraphCutResult(seed_mask.copy(), "empty_cut", iterations, changed_ratio)
     return GraphCutResult(upsample_mask(cleaned, full_shape), "ok", iterations, changed_ratio)
