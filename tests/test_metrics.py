@@ -51,3 +51,4 @@ def test_evaluate_results_tables(tmp_path):
     assert summary.loc["fused", "dice_mean"] == pytest.approx(1.0)  # truth is symmetric
     per_class = tables["per_class"]
     assert per_class[(per_class.dx == "mel") & (per_class.stage == "graphcut")].dice_mean.item() == 0.0
+
