@@ -99,3 +99,14 @@ def test_fuse_threshold_reruns_fuse_and_after(finished_run, tmp_path):
                            fuse={"threshold_method": "quantile", "quantile": 0.6})
     jobs = planned_jobs(run(changed, "--dry-run"))
     assert set(jobs) == {"fuse", "segment", "evaluate", "report", "all"}
+
+
+@pytest.mark.slow
+def test_snakemake_report_packages_registered_outputs(finished_run, tmp_path):
+    config, _ = finished_run
+    run(config, "--report", str(tmp_path / "report.zip"))
+    import zipfile
+
+    names = zipfile.ZipFile(tmp_path / "report.zip").namelist()
+    for expected in ("summary.csv", "classification_report.csv", "report.html"):
+        assert any(n.endswith(expected) for n in names), names
