@@ -13,6 +13,7 @@ from xaicut.graphcut import (
     color_features,
     contrast_weights,
     graph_cut_refine,
+    pairwise_weights,
     select_component,
 )
 from xaicut.io import read_mask, read_rgb
@@ -166,7 +167,8 @@ def test_invalid_inputs_raise():
 
 @pytest.mark.parametrize(
     "bad", [{"connectivity": 6}, {"color_space": "hsv"}, {"keep_component": "first"},
-            {"max_iterations": 0}, {"fg_components": 0}, {"pairwise_weight": -1.0}]
+            {"max_iterations": 0}, {"fg_components": 0}, {"pairwise_weight": -1.0},
+            {"gradient_weight": -1.0}, {"texture_weight": -0.5}, {"texture_window": 4}]
 )
 def test_invalid_params_raise(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
@@ -192,3 +194,75 @@ def test_real_lesions_from_eroded_shifted_seeds():
     assert np.mean(dice_scores) >= 0.85, dice_scores
     assert sum(score >= 0.8 for score in dice_scores) >= 4, dice_scores
     assert np.mean(dice_scores) > np.mean(seed_scores) + 0.05
+
+
+def test_hard_constraints_keep_their_label_even_against_the_colours():
+    """Certain lesion on skin and certain skin inside the lesion survive cut and clean-up."""
+    image, truth = ellipse_scene()
+    certain_fg = np.zeros_like(truth)
+    certain_fg[70:90, 80:110] = True  # inside the lesion ...
+    certain_fg[70:90, 110:160] = True  # ... running out onto the skin
+    certain_bg = np.zeros_like(truth)
+    certain_bg[:10, :] = True
+    certain_bg[60:66, 60:70] = True  # inside the lesion
+    for working_size in (256, 100):
+        result = graph_cut_refine(image, certain_fg, GraphCutParams(working_size=working_size),
+                                  certain_fg=certain_fg, certain_bg=certain_bg)
+        assert result.status == "ok"
+        assert result.mask[certain_fg].all() and not result.mask[certain_bg].any()
+        assert dice(result.mask, truth | certain_fg) >= 0.85
+
+
+def test_trimap_seed_fits_skin_on_certain_background_only():
+    """A trimap whose unknown band holds the lesion rim: the cut recovers the whole ellipse."""
+    image, truth = ellipse_scene()
+    certain_fg = cv2.erode(truth.astype(np.uint8), np.ones((31, 31), np.uint8)) > 0
+    certain_bg = ~(cv2.dilate(truth.astype(np.uint8), np.ones((21, 21), np.uint8)) > 0)
+    result = graph_cut_refine(image, certain_fg, GraphCutParams(max_iterations=1),
+                              certain_fg=certain_fg, certain_bg=certain_bg)
+    assert result.status == "ok" and dice(result.mask, truth) >= 0.93
+
+
+def test_constraint_inputs_are_checked():
+    image, truth = ellipse_scene()
+    with pytest.raises(ValueError, match="overlap"):
+        graph_cut_refine(image, truth, GraphCutParams(), certain_fg=truth, certain_bg=truth)
+    with pytest.raises(ValueError, match="certain_bg"):
+        graph_cut_refine(image, truth, GraphCutParams(), certain_bg=truth.astype(np.uint8))
+    with pytest.raises(ValueError, match="certain_fg"):
+        graph_cut_refine(image, truth, GraphCutParams(), certain_fg=truth[:-1])
+
+
+def test_degenerate_inputs_with_constraints():
+    image, truth = ellipse_scene()
+    nothing = np.zeros_like(truth)
+    empty = graph_cut_refine(image, nothing, GraphCutParams(), nothing, truth)
+    assert empty.status == "empty_seed" and not empty.mask.any()
+    full = graph_cut_refine(image, nothing, GraphCutParams(), ~nothing)
+    assert full.status == "full_seed" and full.mask.all()
+    flat = graph_cut_refine(np.full_like(image, 90), nothing, GraphCutParams(), truth, ~truth)
+    assert flat.status == "constant_image" and np.array_equal(flat.mask, truth)
+
+
+def test_gradient_and_texture_terms_lower_weights_across_the_edge():
+    image, truth = ellipse_scene()
+    features = color_features(image, "lab")
+    crossing = truth[:, :-1] != truth[:, 1:]
+    params = GraphCutParams(pairwise_weight=0.0, gradient_weight=1.0, texture_weight=1.0)
+    (_, horizontal), *_ = pairwise_weights(image, features, params)
+    assert horizontal[:, :-1][crossing].mean() < 0.8 * horizontal[:, :-1][~crossing].mean()
+    assert np.all(horizontal[:, -1] == 0) and horizontal.max() <= 2.0
+    colour_only = pairwise_weights(image, features, GraphCutParams())
+    reference = contrast_weights(features, GraphCutParams())
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(colour_only, reference))
+    flat = np.full_like(image, 77)
+    (_, flat_weights), *_ = pairwise_weights(flat, color_features(flat, "lab"), params)
+    assert np.allclose(flat_weights[:, :-1], 2.0)
+
+
+@pytest.mark.parametrize("weights", [(5.0, 0.0), (0.0, 5.0)])
+def test_recovers_shape_with_gradient_or_texture_terms(weights):
+    image, truth = ellipse_scene()
+    params = GraphCutParams(gradient_weight=weights[0], texture_weight=weights[1])
+    result = graph_cut_refine(image, noisy_seed(truth), params)
+    assert result.status == "ok" and dice(result.mask, truth) >= 0.9

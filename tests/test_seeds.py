@@ -1,0 +1,266 @@
+"""Seeds: vignette, Otsu seed, seed cleaning, trimaps, seed modes, degenerate maps, real images."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import REPO
+from test_graphcut import dice, ellipse_scene
+from xaicut.graphcut import GraphCutParams, graph_cut_refine
+from xaicut.io import read_mask, read_rgb
+from xaicut.seeds import (
+    SEED_MODES,
+    Seed,
+    SeedParams,
+    build_seed,
+    clean_seed,
+    fuse_maps,
+    otsu_seed,
+    sanitise_map,
+    trimap_from_map,
+    vignette_mask,
+)
+
+SAMPLE = REPO / "tests" / "data" / "ham10000_sample"
+
+
+def vignetted_scene(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`ellipse_scene` seen through a round field of view: black corners, soft rim."""
+    image, truth = ellipse_scene(seed)
+    yy, xx = np.mgrid[:150, :200]
+    radius = np.hypot(yy - 74.5, xx - 99.5)
+    fade = np.clip((112 - radius) / 8.0, 0.05, 1.0)[..., None]
+    return (image * fade).astype(np.uint8), truth
+
+
+def map_from_truth(truth: np.ndarray, grid: int = 7, noise: float = 0.15,
+                   seed: int = 0) -> np.ndarray:
+    """A coarse attribution map: truth area-pooled to grid x grid, Gaussian noise, bilinear up."""
+    rng = np.random.default_rng(seed)
+    pooled = cv2.resize(truth.astype(np.float32), (grid, grid), interpolation=cv2.INTER_AREA)
+    pooled += rng.normal(0, noise, pooled.shape).astype(np.float32)
+    size = (truth.shape[1], truth.shape[0])
+    return np.clip(cv2.resize(pooled, size, interpolation=cv2.INTER_LINEAR), 0, 1)
+
+
+def sample_images() -> list[tuple[np.ndarray, np.ndarray]]:
+    """(image, truth) of the 5 real HAM10000 test images."""
+    pairs = []
+    for path in sorted((SAMPLE / "HAM10000_images_part_1").glob("*.jpg")):
+        masks = SAMPLE / "HAM10000_segmentations_lesion_tschandl"
+        pairs.append((read_rgb(path), read_mask(masks / f"{path.stem}_segmentation.png")))
+    return pairs
+
+
+# --- vignette and Otsu seed -------------------------------------------------------------------
+
+
+def test_vignette_mask_finds_dark_corners_but_not_the_lesion():
+    image, truth = vignetted_scene()
+    vignette = vignette_mask(image)
+    assert vignette.dtype == bool and vignette.shape == truth.shape
+    assert vignette[0, 0] and vignette[-1, -1] and vignette[0, -1] and vignette[-1, 0]
+    assert not (vignette & truth).any()
+    assert not vignette[75, 100]
+    assert not vignette_mask(ellipse_scene()[0]).any()
+
+
+def test_otsu_seed_finds_the_dark_ellipse_and_skips_the_vignette():
+    for image, truth in (ellipse_scene(), vignetted_scene()):
+        lesion = otsu_seed(image)
+        assert lesion.dtype == bool and lesion.shape == truth.shape
+        assert dice(lesion, truth) >= 0.9
+        assert not (lesion & vignette_mask(image)).any()
+
+
+def test_otsu_seed_of_a_flat_image_is_empty():
+    assert not otsu_seed(np.full((60, 80, 3), 140, dtype=np.uint8)).any()
+
+
+# --- seed cleaning ----------------------------------------------------------------------------
+
+
+def test_clean_seed_drops_small_components_and_keeps_the_most_central():
+    mask = np.zeros((100, 100), dtype=bool)
+    mask[45:55, 45:55] = True  # central, 100 px
+    mask[0:30, 0:30] = True  # corner, 900 px (larger, but off centre)
+    mask[48:51, 30:33] = True  # near the centre but only 9 px
+    cleaned = clean_seed(mask, min_area=50)
+    assert np.count_nonzero(cleaned) == 100 and cleaned[50, 50]
+    assert np.count_nonzero(clean_seed(mask, min_area=500)) == 900
+    assert not clean_seed(mask, min_area=1000).any()
+    assert not clean_seed(np.zeros((10, 10), dtype=bool), min_area=0).any()
+
+
+def test_clean_seed_never_keeps_vignette_pixels():
+    mask = np.zeros((100, 100), dtype=bool)
+    mask[40:60, 40:60] = True
+    vignette = np.zeros_like(mask)
+    vignette[40:60, 40:45] = True
+    cleaned = clean_seed(mask, min_area=10, vignette=vignette)
+    assert not (cleaned & vignette).any() and np.count_nonzero(cleaned) == 300
+
+
+# --- trimaps and maps -------------------------------------------------------------------------
+
+
+def test_trimap_from_map():
+    values = np.array([[0.0, 0.35, 0.5], [0.65, 0.9, 0.36]])
+    trimap = trimap_from_map(values, 0.35, 0.65)
+    assert trimap.dtype == np.int8
+    assert trimap.tolist() == [[0, 0, -1], [1, 1, -1]]
+    with pytest.raises(ValueError, match="low < high"):
+        trimap_from_map(values, 0.6, 0.4)
+    with pytest.raises(ValueError, match="finite"):
+        trimap_from_map(np.array([[np.nan]]), 0.35, 0.65)
+
+
+def test_sanitise_and_fuse_maps():
+    values, bad = sanitise_map(np.array([[np.nan, np.inf], [-np.inf, 2.0]]))
+    assert bad and values.tolist() == [[0.0, 0.0], [0.0, 1.0]]
+    assert not sanitise_map(np.zeros((2, 2)))[1]
+    a, b = np.array([[0.2, 0.6]]), np.array([[0.4, 0.2]])
+    assert np.allclose(fuse_maps([a, b], "mean"), [[0.3, 0.4]])
+    assert np.allclose(fuse_maps([a, b], "min"), [[0.2, 0.2]])
+    assert np.allclose(fuse_maps([a, b], "mean", "always"), [[0.0, 1.0]])
+    assert np.allclose(fuse_maps([a, b], "mean", "if_needed", high=0.65), [[0.0, 1.0]])
+    assert np.allclose(fuse_maps([a, b], "mean", "if_needed", high=0.4), [[0.3, 0.4]])
+    assert not fuse_maps([np.full((2, 2), 0.7)], "mean", "always").any()
+
+
+# --- build_seed -------------------------------------------------------------------------------
+
+
+def scene_maps(truth: np.ndarray) -> dict[str, np.ndarray]:
+    return {"gradcam": map_from_truth(truth, seed=1), "shap": map_from_truth(truth, 14, seed=2)}
+
+
+@pytest.mark.parametrize("mode", SEED_MODES)
+def test_every_mode_gives_a_consistent_seed(mode):
+    image, truth = vignetted_scene()
+    seed = build_seed(mode, scene_maps(truth), image, SeedParams())
+    assert isinstance(seed, Seed) and seed.status == "ok"
+    for mask in (seed.initial, seed.certain_fg, seed.certain_bg):
+        assert mask.dtype == bool and mask.shape == truth.shape
+    assert not (seed.certain_fg & seed.certain_bg).any()
+    assert not (seed.certain_fg & ~seed.initial).any()
+    vignette = vignette_mask(image)
+    assert not (seed.initial & vignette).any()  # the vignette never seeds lesion
+    assert np.count_nonzero(seed.initial & truth) > 0.9 * np.count_nonzero(seed.initial)
+    trimap = seed.trimap
+    assert trimap.dtype == np.int8 and set(np.unique(trimap)) <= {-1, 0, 1}
+    if mode in ("and", "otsu"):  # soft seeds
+        assert not seed.certain_fg.any() and not seed.certain_bg.any()
+    else:
+        assert seed.certain_bg[vignette].all()  # and it is certain skin in trimap modes
+        assert np.array_equal(seed.certain_fg, seed.initial)
+        # The noisy coarse maps miss by a few boundary pixels at most.
+        assert np.count_nonzero(seed.certain_fg & ~truth) <= 0.01 * np.count_nonzero(truth)
+        assert np.count_nonzero(seed.certain_bg & truth) <= 0.01 * np.count_nonzero(truth)
+
+
+def test_trimap_otsu_rejects_a_spurious_map_blob_off_centre():
+    image, truth = ellipse_scene()
+    values = map_from_truth(truth, noise=0.0)
+    values[5:35, 150:195] = 1.0  # a hot spot on skin, far from the centre
+    seed = build_seed("trimap_otsu", {"gradcam": values}, image)
+    assert seed.status == "ok" and not seed.certain_fg[5:35, 150:195].any()
+
+
+@pytest.mark.parametrize("mode", ["and", "trimap", "trimap_otsu"])
+def test_nonfinite_map_values_are_replaced_and_reported(mode):
+    image, truth = ellipse_scene()
+    maps = scene_maps(truth)
+    maps["shap"][:10, :10] = np.nan
+    maps["gradcam"][-5:, -5:] = np.inf
+    seed = build_seed(mode, maps, image)
+    assert seed.status == "nonfinite_map" and seed.initial.any()
+    assert not seed.initial[:10, :10].any()
+
+
+def test_flat_and_full_maps():
+    image, truth = ellipse_scene()
+    zeros = {"gradcam": np.zeros(truth.shape), "shap": np.zeros(truth.shape)}
+    for mode in ("and", "trimap"):
+        seed = build_seed(mode, zeros, image)
+        assert seed.status == "empty_seed" and not seed.initial.any()
+    otsu_fallback = build_seed("trimap_otsu", zeros, image)
+    assert otsu_fallback.status == "otsu_only" and dice(otsu_fallback.initial, truth) > 0.9
+    flat_image = np.full_like(image, 120)
+    assert build_seed("trimap_otsu", zeros, flat_image).status == "empty_seed"
+    assert build_seed("otsu", {}, flat_image).status == "empty_seed"
+    ones = {"gradcam": np.ones(truth.shape)}
+    full = build_seed("trimap", ones, image, SeedParams(rescale="never"))
+    assert full.status == "ok" and full.certain_fg.all()
+    cut = graph_cut_refine(image, full.initial, GraphCutParams(), full.certain_fg)
+    assert cut.status == "full_seed" and cut.mask.all()
+
+
+def test_small_map_blob_is_kept_when_nothing_reaches_min_area():
+    image, truth = ellipse_scene()
+    values = np.zeros(truth.shape)
+    values[75:80, 90:95] = 1.0
+    seed = build_seed("trimap", {"gradcam": values}, image)
+    assert seed.status == "small_seed" and np.count_nonzero(seed.certain_fg) == 25
+
+
+def test_invalid_seed_inputs_raise():
+    image, truth = ellipse_scene()
+    with pytest.raises(ValueError, match="mode"):
+        build_seed("xor", scene_maps(truth), image)
+    with pytest.raises(ValueError, match="shape"):
+        build_seed("trimap", {"gradcam": np.zeros((10, 10))}, image)
+    with pytest.raises(ValueError, match="at least one"):
+        build_seed("trimap", {}, image)
+    with pytest.raises(ValueError, match="uint8"):
+        build_seed("otsu", {}, image.astype(float))
+    with pytest.raises(ValueError, match="H, W, 3"):
+        build_seed("otsu", {}, image[..., 0])
+    with pytest.raises(ValueError, match="low"):
+        SeedParams(low=0.7, high=0.3)
+    with pytest.raises(ValueError, match="fusion"):
+        SeedParams(fusion="max")
+
+
+def test_trimap_seed_hard_constraints_hold_after_the_cut():
+    image, truth = vignetted_scene()
+    seed = build_seed("trimap_otsu", scene_maps(truth), image)
+    result = graph_cut_refine(image, seed.initial, GraphCutParams(), seed.certain_fg,
+                              seed.certain_bg)
+    assert result.status == "ok"
+    assert result.mask[seed.certain_fg].all() and not result.mask[seed.certain_bg].any()
+    assert dice(result.mask, truth) >= 0.9
+
+
+# --- real images ------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not SAMPLE.is_dir(), reason="HAM10000 sample images not available")
+def test_otsu_seed_on_real_images():
+    """Measured: mean Dice 0.84 (0.93, 0.87, 0.91, 0.56, 0.93) with the blue channel."""
+    scores = [dice(otsu_seed(image), truth) for image, truth in sample_images()]
+    assert len(scores) == 5
+    assert np.mean(scores) >= 0.8, scores
+    assert sum(score >= 0.8 for score in scores) >= 4, scores
+
+
+@pytest.mark.skipif(not SAMPLE.is_dir(), reason="HAM10000 sample images not available")
+def test_trimap_otsu_beats_and_mode_on_real_images_with_coarse_maps():
+    """Coarse 7x7 maps with noise sigma 0.15 (fixed seeds): trimap_otsu + cut beats AND + cut.
+
+    Measured: mean Dice 0.939 (trimap_otsu) vs 0.916 (and); trimap alone 0.935.
+    """
+    params = GraphCutParams()
+    scores = {"and": [], "trimap_otsu": []}
+    for index, (image, truth) in enumerate(sample_images()):
+        maps = {"gradcam": map_from_truth(truth, seed=10 + index),
+                "shap": map_from_truth(truth, seed=20 + index)}
+        for mode, values in scores.items():
+            seed = build_seed(mode, maps, image)
+            result = graph_cut_refine(image, seed.initial, params, seed.certain_fg,
+                                      seed.certain_bg)
+            values.append(dice(result.mask, truth))
+    assert np.mean(scores["trimap_otsu"]) > np.mean(scores["and"]), scores
+    assert np.mean(scores["trimap_otsu"]) >= 0.85, scores
