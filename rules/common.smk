@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 from snakemake.utils import validate
 
-from xaicut.shards import shard_names
+from xaicut.shards import shard_names, segment_stage_names
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -14,6 +14,7 @@ RESULTS = Path(config["results_dir"])
 DEMO = config["data_dir"] == "demo"
 DATA_DIR = RESULTS / "demo_data" if DEMO else Path(config["data_dir"])
 FUSE_STAGES = [*config["attribute"]["methods"], "fused"]
+SEGMENT_STAGES = ["otsu", *segment_stage_names(config["seeding"]["modes"])]
 
 # Jobs import the xaicut package from this repository, also on cluster nodes.
 os.environ["PYTHONPATH"] = os.pathsep.join(
@@ -34,8 +35,8 @@ def test_shards():
 
 
 def stage_mask_dirs(wildcards):
-    """Every per-shard mask folder that evaluate reads: fuse stages and graph cut."""
-    stages = [*FUSE_STAGES, "graphcut"]
+    """Every per-shard mask folder that evaluate reads: fuse and segment stages."""
+    stages = [*FUSE_STAGES, *SEGMENT_STAGES]
     return [str(RESULTS / "masks" / s / sh) for s in stages for sh in test_shards()]
 
 

@@ -1,4 +1,5 @@
-# Attribution maps -> binary seeds (fuse) -> GMM + graph cut (segment), one job per shard.
+# Attribution maps -> binary masks (fuse); seeds + GMM graph cut and the Otsu baseline (segment).
+# One job per shard.
 
 
 rule fuse:
@@ -20,12 +21,15 @@ rule fuse:
 rule segment:
     input:
         manifest=RESULTS / "data" / "manifest.csv",
-        seeds=RESULTS / "masks" / "fused" / "{shard}",
+        maps=RESULTS / "attribution" / "{shard}",
     output:
-        masks=directory(RESULTS / "masks" / "graphcut" / "{shard}"),
+        masks=[directory(RESULTS / "masks" / stage / "{shard}") for stage in SEGMENT_STAGES],
         table=RESULTS / "segment" / "{shard}.csv",
     params:
         segment=config["segment"],
+        seeding=config["seeding"],
+        methods=config["attribute"]["methods"],
+        stages=SEGMENT_STAGES,
         seed=config["seed"],
     log:
         RESULTS / "logs" / "segment" / "{shard}.log",

@@ -1,4 +1,4 @@
-"""Rule segment: GMM + graph-cut segmentation of one shard from its fused seeds."""
+"""Rule segment: Otsu baseline and GMM + graph cut per seed mode for one shard."""
 
 import pandas as pd
 
@@ -6,9 +6,14 @@ from xaicut.graphcut import GraphCutParams
 from xaicut.io import write_csv
 from xaicut.logs import setup_logging
 from xaicut.segment import segment_shard
+from xaicut.seeds import SeedParams
 
 setup_logging(snakemake.log[0])
-params = GraphCutParams(**snakemake.params.segment, seed=snakemake.params.seed)
-table = segment_shard(pd.read_csv(snakemake.input.manifest), snakemake.input.seeds,
-                      snakemake.output.masks, params)
+seeding = dict(snakemake.params.seeding)
+modes = seeding.pop("modes")
+table = segment_shard(pd.read_csv(snakemake.input.manifest), snakemake.input.maps,
+                      snakemake.params.methods, modes,
+                      out_dirs=dict(zip(snakemake.params.stages, snakemake.output.masks)),
+                      seed_params=SeedParams(**seeding),
+                      params=GraphCutParams(**snakemake.params.segment, seed=snakemake.params.seed))
 write_csv(table, snakemake.output.table)

@@ -1,4 +1,4 @@
-"""Sharding of the test split: jobs of the attribute, fuse and segment stages work on shards.
+"""Sharding of the test split and stage names: jobs of attribute, fuse and segment work on shards.
 
 Kept free of heavy imports: the Snakefile uses it to build the DAG.
 """
@@ -18,3 +18,8 @@ def shard_rows(manifest: pd.DataFrame, shard: str, shard_size: int) -> pd.DataFr
     test = manifest[manifest.split == "test"].sort_values("image_id")
     start = int(shard.removeprefix("shard")) * shard_size
     return test.iloc[start : start + shard_size]
+
+
+def segment_stage_names(modes: list[str]) -> list[str]:
+    """Stage names of the graph-cut masks: ``graphcut`` for the first mode, then ``graphcut_{mode}``."""
+    return ["graphcut"] + [f"graphcut_{mode}" for mode in modes[1:]]
