@@ -12,7 +12,6 @@ from xaicut import CLASSES
 from xaicut.io import write_csv, write_image, write_mask
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 def write_tiny_release(root: Path, lesions_per_class: int = 4, images_per_lesion: int = 2,
