@@ -61,6 +61,7 @@ from xaicut.graphcut import GraphCutParams, graph_cut_refine  # noqa: E402
 from xaicut.io import read_mask, read_rgb  # noqa: E402
 from xaicut.logs import setup_logging  # noqa: E402
 from xaicut.metrics import mask_metrics  # noqa: E402
+from xaicut.seeds import simulated_map  # noqa: E402
 
 log = logging.getLogger("benchmark")
 
@@ -221,10 +222,7 @@ def simulated_seed(truth: np.ndarray, grid: int, rng: np.random.Generator) -> np
     """A coarse attribution-like seed: ground truth area-pooled to ``grid`` x ``grid``, plus
     Gaussian noise (sigma ``NOISE_SIGMA``), bilinear-upsampled to the image size, clipped to
     [0, 1] and binarised by Otsu's threshold. Returns bool, shape of ``truth``."""
-    height, width = truth.shape
-    pooled = cv2.resize(truth.astype(np.float32), (grid, grid), interpolation=cv2.INTER_AREA)
-    noisy = (pooled + rng.normal(0.0, NOISE_SIGMA, pooled.shape)).astype(np.float32)
-    heatmap = np.clip(cv2.resize(noisy, (width, height), interpolation=cv2.INTER_LINEAR), 0, 1)
+    heatmap = simulated_map(truth, grid, NOISE_SIGMA, rng)
     return heatmap > threshold_otsu(heatmap)
 
 

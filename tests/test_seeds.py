@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
@@ -19,6 +18,7 @@ from xaicut.seeds import (
     fuse_maps,
     otsu_seed,
     sanitise_map,
+    simulated_map,
     trimap_from_map,
     vignette_mask,
 )
@@ -38,11 +38,7 @@ def vignetted_scene(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def map_from_truth(truth: np.ndarray, grid: int = 7, noise: float = 0.15,
                    seed: int = 0) -> np.ndarray:
     """A coarse attribution map: truth area-pooled to grid x grid, Gaussian noise, bilinear up."""
-    rng = np.random.default_rng(seed)
-    pooled = cv2.resize(truth.astype(np.float32), (grid, grid), interpolation=cv2.INTER_AREA)
-    pooled += rng.normal(0, noise, pooled.shape).astype(np.float32)
-    size = (truth.shape[1], truth.shape[0])
-    return np.clip(cv2.resize(pooled, size, interpolation=cv2.INTER_LINEAR), 0, 1)
+    return simulated_map(truth, grid, noise, np.random.default_rng(seed))
 
 
 def sample_images() -> list[tuple[np.ndarray, np.ndarray]]:

@@ -379,3 +379,16 @@ def build_seed(mode: str, maps: dict[str, np.ndarray], image: np.ndarray,
         return soft_seed(lesion, "otsu_only" if lesion.any() else "empty_seed")
     certain_fg, certain_bg, status = otsu_trimap(fused, lesion, params, min_area, vignette)
     return hard_seed(certain_fg, certain_bg, merge_status(status, map_status))
+
+
+def simulated_map(truth: np.ndarray, grid: int, noise_sigma: float,
+                  rng: np.random.Generator) -> np.ndarray:
+    """A coarse attribution-like map for tests and benchmarks, float32 (H, W) in [0, 1].
+
+    ``truth`` (bool (H, W)) is area-pooled to ``grid`` x ``grid``, Gaussian noise of
+    ``noise_sigma`` is added, and the result is bilinear-upsampled to the image size and clipped.
+    """
+    height, width = truth.shape
+    pooled = cv2.resize(truth.astype(np.float32), (grid, grid), interpolation=cv2.INTER_AREA)
+    noisy = (pooled + rng.normal(0.0, noise_sigma, pooled.shape)).astype(np.float32)
+    return np.clip(cv2.resize(noisy, (width, height), interpolation=cv2.INTER_LINEAR), 0, 1)
