@@ -62,7 +62,8 @@ def test_outputs_follow_contracts(finished_run):
     manifest = pd.read_csv(results / "data" / "manifest.csv")
     summary = pd.read_csv(results / "metrics" / "summary.csv")
     assert list(summary.columns) == list(SUMMARY_COLUMNS)
-    assert list(summary.stage) == ["gradcam", "shap", "fused", "otsu", "graphcut", "graphcut_and"]
+    assert list(summary.stage) == ["gradcam", "shap", "fused", "otsu", "graphcut",
+                                  "graphcut_trimap_otsu", "graphcut_and"]
     n_test = int((manifest.split == "test").sum())
     assert (summary.n_images == n_test).all()
     per_image = pd.read_csv(results / "metrics" / "per_image.csv")
@@ -71,8 +72,8 @@ def test_outputs_follow_contracts(finished_run):
     assert len(maps) == 2 * n_test
     assert read_attribution(maps[0]).checkpoint_sha256
     status = pd.concat(pd.read_csv(p) for p in (results / "segment").glob("shard*.csv"))
-    assert len(status) == 2 * n_test                 # one row per image and seed mode
-    assert set(status.stage) == {"graphcut", "graphcut_and"}
+    assert len(status) == 3 * n_test                 # one row per image and seed mode
+    assert set(status.stage) == {"graphcut", "graphcut_trimap_otsu", "graphcut_and"}
     html = (results / "report" / "report.html").read_text()
     assert "graphcut" in html and "data:image/png;base64" in html
 

@@ -111,7 +111,7 @@ class GraphCutParams:
     max_iterations: int = 5
     tolerance: float = 0.001  # stop when fraction of changed pixels < tolerance
     working_size: int = 256  # longest side (px) the cut runs at; 0 = full size
-    gmm_max_pixels: int = 5000  # pixels subsampled per region for GMM fitting
+    gmm_max_pixels: int = 2000  # pixels subsampled per region for GMM fitting
     color_space: str = "lab"  # "lab" or "rgb"
     fill_holes: bool = True
     opening_radius: int = 2  # px at working size, 0 = off
