@@ -1,5 +1,6 @@
 # xaicut: skin-lesion segmentation from class labels only.
-# HAM10000 -> split -> class-balanced augmentation -> ResNet(+CBAM) -> Grad-CAM/SHAP (HDF5)
+# HAM10000 -> split -> class-balanced augmentation -> ResNet(+CBAM) -> Grad-CAM family/SHAP (HDF5)
+# -> threshold study and deletion faithfulness of the maps
 # -> fused binary seeds -> GMM + graph cut -> Dice/Jaccard -> report.  See README.md.
 
 from snakemake.utils import min_version
@@ -14,6 +15,7 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/attribute.smk"
+include: "rules/study.smk"
 include: "rules/segment.smk"
 include: "rules/evaluate.smk"
 

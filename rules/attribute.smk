@@ -1,4 +1,5 @@
-# Grad-CAM and SHAP maps of the test images, one job per shard (GPU-capable).
+# Attribution maps (Grad-CAM family, SHAP) and deletion scores of the validation and test images,
+# one job per shard (GPU-capable).
 
 
 rule attribute:
@@ -6,7 +7,8 @@ rule attribute:
         manifest=RESULTS / "data" / "manifest.csv",
         model=RESULTS / "train" / "model.pt",
     output:
-        directory(RESULTS / "attribution" / "{shard}"),
+        maps=directory(RESULTS / "attribution" / "{shard}"),
+        deletion=RESULTS / "faithfulness" / "{shard}.csv",
     params:
         attribute=config["attribute"],
         seed=config["seed"],

@@ -6,9 +6,11 @@ from pathlib import Path
 import pandas as pd
 from snakemake.utils import validate
 
-from xaicut.shards import shard_names, segment_stage_names
+from xaicut.config import check_consistency
+from xaicut.shards import SHARD_PATTERN, split_shards, segment_stage_names
 
 validate(config, "../schemas/config.schema.yaml")
+check_consistency(config)
 
 RESULTS = Path(config["results_dir"])
 DEMO = config["data_dir"] == "demo"
@@ -27,11 +29,32 @@ def gpu_resources():
     return {"gpu": 1} if config["device"] == "cuda" else {}
 
 
-def test_shards():
-    """Shard names of the test split (known once the ingest checkpoint has run)."""
+def shards_of(split):
+    """Shard names of one split (known once the ingest checkpoint has run)."""
     manifest = pd.read_csv(checkpoints.ingest.get().output.manifest)
-    n_test = int((manifest.split == "test").sum())
-    return shard_names(n_test, config["attribute"]["shard_size"])
+    return split_shards(manifest, config["attribute"]["shard_size"], split)
+
+
+def test_shards():
+    """Shard names of the test split: fused, segmented and scored."""
+    return shards_of("test")
+
+
+def attribution_dirs(wildcards):
+    """Attribution folders of every attributed shard (validation and test)."""
+    return [str(RESULTS / "attribution" / sh) for sh in shards_of("val") + test_shards()]
+
+
+def faithfulness_tables(wildcards):
+    """Per-shard deletion tables of every attributed shard."""
+    return [str(RESULTS / "faithfulness" / f"{sh}.csv") for sh in shards_of("val") + test_shards()]
+
+
+def auto_thresholds_input(wildcards):
+    """The threshold study's validation thresholds when ``fuse.threshold_method`` is auto."""
+    if config["fuse"]["threshold_method"] != "auto":
+        return []
+    return [str(RESULTS / "thresholds" / "auto_thresholds.json")]
 
 
 def stage_mask_dirs(wildcards):
@@ -46,4 +69,4 @@ def segment_tables(wildcards):
 
 
 wildcard_constraints:
-    shard=r"shard[0-9]+",
+    shard=SHARD_PATTERN,

@@ -30,6 +30,8 @@ rule report:
     input:
         rules.evaluate.output,
         rules.train.output,
+        rules.threshold_study.output,
+        rules.faithfulness.output,
     output:
         report(
             RESULTS / "report" / "report.html",

@@ -5,6 +5,7 @@
 rule fuse:
     input:
         maps=RESULTS / "attribution" / "{shard}",
+        auto=auto_thresholds_input,
     output:
         [directory(RESULTS / "masks" / stage / "{shard}") for stage in FUSE_STAGES],
     params:

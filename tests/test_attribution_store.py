@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from xaicut.attribution_store import AttributionMap, read_attribution, write_attribution
+from xaicut.attribution_store import (
+    AttributionMap,
+    attribution_path,
+    read_attribution,
+    stored_images,
+    write_attribution,
+)
 
 DOC = (REPO / "docs" / "attribution-store.md").read_text()
 PY_TYPES = {"int": (int, np.integer), "float": (float, np.floating), "str": (str, bytes)}
@@ -64,3 +70,15 @@ def test_bad_files_are_named(tmp_path):
     with pytest.raises(ValueError, match="finite 2-D"):
         write_attribution(sample(np.full((2, 2), np.nan, np.float32)), tmp_path / "nan.h5")
     assert not (tmp_path / "nan.h5").exists()
+
+
+def test_stored_images_skips_temporaries_and_handles_underscored_methods(tmp_path):
+    values = np.zeros((4, 5), np.float32)
+    for image_id, method in (("ISIC_0000001", "gradcam"), ("ISIC_0000001", "shap_partition"),
+                             ("ISIC_0000002", "shap_partition")):
+        item = AttributionMap(image_id, method, values, 4, "mel", 5, 0.75, 4, "ab" * 32)
+        write_attribution(item, attribution_path(tmp_path, image_id, method))
+    (tmp_path / ".ISIC_0000003_gradcam.h5.x1y2.h5").write_bytes(b"truncated")
+    assert stored_images(tmp_path, ["gradcam"]) == ["ISIC_0000001"]
+    assert stored_images(tmp_path, ["gradcam", "shap_partition"]) == ["ISIC_0000001",
+                                                                       "ISIC_0000002"]

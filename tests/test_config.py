@@ -23,7 +23,11 @@ def test_shipped_config_is_valid_and_defaults_fill_in():
     ({"data_dir": "demo", "segment": {"pairwise_wieght": 3}}, "pairwise_wieght"),
     ({"data_dir": "demo", "train": {"epochs": "ten"}}, "'ten' is not of type 'integer'"),
     ({"results_dir": "r"}, "'data_dir' is a required property"),
-    ({"data_dir": "demo", "fuse": {"mode": "xor"}}, "'xor' is not one of"),
+    ({"data_dir": "demo", "fuse": {"mode": "xor"}}, "fuse.mode 'xor' must be"),
+    ({"data_dir": "demo", "attribute": {"methods": ["gradcam"]}, "fuse": {"mode": "shap"}},
+     "one of attribute.methods"),
+    ({"data_dir": "demo", "fuse": {"threshold_method": "best"}}, "'best' is not one of"),
+    ({"data_dir": "demo", "attribute": {"methods": ["deepshap"]}}, "'deepshap' is not one of"),
 ])
 def test_invalid_configs_are_named(config, named):
     with pytest.raises(ConfigError, match=named):

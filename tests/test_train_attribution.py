@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from xaicut.attribution import attribute_shard
-from xaicut.shards import shard_names, shard_rows
-from xaicut.attribution_store import read_attribution
+import torch
+
+from xaicut import CLASSES
+from xaicut.attribution import METHODS, attribute_shard, build_explainers
+from xaicut.faithfulness import DELETION_COLUMNS
+from xaicut.model import build_classifier
+from xaicut.shards import shard_names, shard_rows, split_shards
+from xaicut.attribution_store import read_attribution, stored_images
 from xaicut.ingest import build_manifest
 from xaicut.train import train_and_report
 
@@ -18,7 +28,8 @@ CFG = dict(arch="resnet18", cbam=True, cbam_reduction=4, cbam_kernel=5, pretrain
            input_size=32, batch_size=8, epochs=3, lr=0.01, momentum=0.8, weight_decay=0.001,
            scheduler_patience=1, scheduler_factor=0.5, early_stopping_patience=2)
 ATTR = dict(methods=["gradcam", "shap"], target="predicted", target_layer="layer4", shard_size=5,
-            batch_size=4, shap_nsamples=4, shap_background_size=4, shap_smoothing_sigma=1.0)
+            batch_size=4, shap_nsamples=4, shap_background_size=4, shap_smoothing_sigma=1.0,
+            shap_max_evals=40, shap_partition_blur=5, deletion_fractions=[0.1, 0.3])
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +61,10 @@ def test_train_outputs(trained):
 
 def test_attribution_files_round_trip(trained, tmp_path):
     root, manifest, out = trained
-    names = shard_names(int((manifest.split == "test").sum()), ATTR["shard_size"])
+    names = split_shards(manifest, ATTR["shard_size"], "test")
     rows = shard_rows(manifest, names[0], ATTR["shard_size"])
-    written = attribute_shard(rows, manifest, out.model, tmp_path, ATTR, device="cpu", seed=0)
+    deletion = attribute_shard(rows, manifest, out.model, tmp_path, ATTR, device="cpu", seed=0)
+    written = sorted(tmp_path.glob("*.h5"))
     assert len(written) == 2 * len(rows)
     for path in written:
         item = read_attribution(path)
@@ -61,11 +73,83 @@ def test_attribution_files_round_trip(trained, tmp_path):
         assert 0 <= item.values.min() and item.values.max() <= 1
         assert item.true_class == rec.label and len(item.checkpoint_sha256) == 64
         assert item.method in ("gradcam", "shap") and item.method_params
+    assert list(deletion.columns) == list(DELETION_COLUMNS)
+    assert len(deletion) == len(rows) * 3 * len(ATTR["deletion_fractions"])  # 2 methods + random
+    assert set(deletion.method) == {"gradcam", "shap", "random"}
+    assert deletion.probability.between(0, 1).all() and deletion.deleted_probability.between(0, 1).all()
+    assert np.allclose(deletion["drop"], deletion.probability - deletion.deleted_probability)
 
 
-def test_shards_cover_test_split_once():
-    manifest = pd.DataFrame({"image_id": [f"I{i:02d}" for i in range(23)], "split": "test"})
-    names = shard_names(23, 5)
-    assert names == ["shard000", "shard001", "shard002", "shard003", "shard004"]
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("cbam", [False, True])
+def test_every_method_gives_image_sized_finite_varying_maps(trained, method, cbam):
+    """Each configured method on a tiny ResNet18 (with and without CBAM), 32 px input."""
+    _, manifest, _ = trained
+    torch.manual_seed(0)
+    model = build_classifier("resnet18", len(CLASSES), cbam=cbam).eval().requires_grad_(False)
+    batch = torch.randn(2, 3, 32, 32)
+    cfg = {**ATTR, "target_layer": "layer3", "shap_max_evals": 40, "shap_partition_blur": 5}
+    [explainer] = build_explainers(model, [method], cfg, manifest, 32, seed=0)
+    maps = explainer.explain(batch, [1, 4])
+    assert maps.shape == (2, 32, 32) and np.isfinite(maps).all()
+    assert maps.min() >= 0 and maps.max() <= 1
+    assert all(m.max() > m.min() for m in maps), f"{method}: constant map"
+    assert explainer.params()
+
+
+def test_unknown_method_is_named(trained):
+    _, manifest, _ = trained
+    model = build_classifier("resnet18", len(CLASSES)).eval()
+    with pytest.raises(ValueError, match="deepshap"):
+        build_explainers(model, ["deepshap"], ATTR, manifest, 32, seed=0)
+
+
+def test_shards_cover_each_split_once():
+    manifest = pd.DataFrame({"image_id": [f"I{i:02d}" for i in range(30)],
+                             "split": ["test"] * 23 + ["val"] * 7})
+    names = split_shards(manifest, 5, "test")
+    assert names == ["test000", "test001", "test002", "test003", "test004"]
     ids = [i for n in names for i in shard_rows(manifest, n, 5).image_id]
-    assert ids == sorted(manifest.image_id)
+    assert ids == sorted(manifest.image_id[:23])
+    assert split_shards(manifest, 5, "val") == ["val000", "val001"]
+    assert list(shard_rows(manifest, "val001", 5).image_id) == ["I28", "I29"]
+    assert shard_names(0, 5, "val") == ["val000"]  # an empty shard keeps the DAG uniform
+    with pytest.raises(ValueError, match="shard name"):
+        shard_rows(manifest, "shard000", 5)
+
+
+def test_a_killed_attribution_job_reruns_cleanly(trained, tmp_path):
+    """SIGKILL mid-shard leaves only complete, valid files; the rerun completes the shard."""
+    root, manifest, out = trained
+    rows = manifest[manifest.split == "test"]
+    cfg = {**ATTR, "batch_size": 1, "shap_nsamples": 64}
+    out_dir = tmp_path / "test000"
+    script = (
+        "import pandas as pd\n"
+        "from xaicut.attribution import attribute_shard\n"
+        f"m = pd.read_csv({str(root / 'dataset.csv')!r})\n"
+        f"attribute_shard(m[m.split == 'test'], m, {str(out.model)!r}, {str(out_dir)!r}, "
+        f"{cfg!r}, device='cpu', seed=0)\n"
+    )
+    job = subprocess.Popen([sys.executable, "-c", script])
+    expected = 2 * len(rows)
+    deadline = time.monotonic() + 120
+    while len(stored_files(out_dir)) < 3 and time.monotonic() < deadline and job.poll() is None:
+        time.sleep(0.05)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    partial = stored_files(out_dir)
+    assert 3 <= len(partial) < expected, "the job was not killed mid-shard"
+    for path in partial:
+        read_attribution(path)  # every visible file is complete
+    attribute_shard(rows, manifest, out.model, out_dir, cfg, device="cpu", seed=0)
+    final = stored_files(out_dir)
+    assert len(final) == expected and not list(out_dir.glob(".*"))
+    for path in final:
+        read_attribution(path)
+    assert stored_images(out_dir, ATTR["methods"]) == sorted(rows.image_id)
+
+
+def stored_files(directory: Path) -> list[Path]:
+    """Visible store files of a folder (hidden temporary files excluded)."""
+    return [p for p in directory.glob("*.h5") if not p.name.startswith(".")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -48,6 +49,14 @@ def planned_jobs(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
 
+def documented_columns(heading: str) -> dict[str, list[str]]:
+    """CSV columns per file of one section of docs/data-contracts.md (``| `file` | `a, b` ... |``)."""
+    doc = (REPO / "docs" / "data-contracts.md").read_text()
+    body = doc.split(heading, 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([^`]+\.csv)` \| `([^`]+)`", body, re.M)
+    return {name: [c.strip() for c in columns.split(",")] for name, columns in rows}
+
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("workflow")
@@ -68,14 +77,38 @@ def test_outputs_follow_contracts(finished_run):
     assert (summary.n_images == n_test).all()
     per_image = pd.read_csv(results / "metrics" / "per_image.csv")
     assert per_image[["dice", "jaccard"]].apply(lambda c: c.between(0, 1)).all().all()
-    maps = sorted((results / "attribution").glob("shard*/*.h5"))
-    assert len(maps) == 2 * n_test
+    n_val = int((manifest.split == "val").sum())
+    maps = sorted((results / "attribution").glob("*/*.h5"))
+    assert len(maps) == 2 * (n_test + n_val)                 # validation maps feed the study
+    assert len(list((results / "attribution").glob("test*/*.h5"))) == 2 * n_test
     assert read_attribution(maps[0]).checkpoint_sha256
-    status = pd.concat(pd.read_csv(p) for p in (results / "segment").glob("shard*.csv"))
+    status = pd.concat(pd.read_csv(p) for p in (results / "segment").glob("test*.csv"))
     assert len(status) == 3 * n_test                 # one row per image and seed mode
     assert set(status.stage) == {"graphcut", "graphcut_trimap_otsu", "graphcut_and"}
     html = (results / "report" / "report.html").read_text()
     assert "graphcut" in html and "data:image/png;base64" in html
+    assert "Best threshold per method and class" in html and "Deletion faithfulness" in html
+
+
+@pytest.mark.slow
+def test_threshold_study_and_faithfulness_outputs(finished_run):
+    _, results = finished_run
+    manifest = pd.read_csv(results / "data" / "manifest.csv")
+    curves = pd.read_csv(results / "thresholds" / "jaccard_curves.csv")
+    assert set(curves.split) == {"val", "test"} and set(curves.method) == {"gradcam", "shap"}
+    assert len(curves) == 11 * 2 * int(manifest.split.isin(["val", "test"]).sum())
+    assert curves.jaccard.between(0, 1).all()
+    best = pd.read_csv(results / "thresholds" / "best_thresholds.csv")
+    auto = json.loads((results / "thresholds" / "auto_thresholds.json").read_text())
+    val_best = best[(best.split == "val") & (best.group == "all")].set_index("method")
+    assert auto == {m: val_best.loc[m, "best_threshold"] for m in ("gradcam", "shap")}
+    for name in ("by_outcome.csv", "mann_whitney.csv"):
+        assert not pd.read_csv(results / "thresholds" / name).empty
+    for name, columns in documented_columns("## 4b.").items():
+        assert list(pd.read_csv(results / name).columns) == columns, name
+    deletion = pd.read_csv(results / "faithfulness" / "summary.csv")
+    assert set(deletion.method) == {"gradcam", "shap", "random"}
+    assert set(deletion.fraction) == {0.05, 0.1, 0.2}
 
 
 @pytest.mark.slow
@@ -88,9 +121,9 @@ def test_nothing_reruns_when_nothing_changed(finished_run):
 def test_graph_cut_parameter_reruns_only_segment_and_after(finished_run, tmp_path):
     config, results = finished_run
     changed = write_config(tmp_path / "changed.yaml", results,
-                           segment={**TINY["segment"], "pairwise_weight": 10.0})
+                           segment={**TINY["segment"], "pairwise_weight": 5.0})
     jobs = planned_jobs(run(changed, "--dry-run"))
-    n_shards = len(list((results / "segment").glob("shard*.csv")))
+    n_shards = len(list((results / "segment").glob("test*.csv")))
     assert jobs == {"segment": n_shards, "evaluate": 1, "report": 1, "all": 1}
 
 
@@ -101,6 +134,16 @@ def test_fuse_threshold_reruns_fuse_and_scoring_only(finished_run, tmp_path):
                            fuse={"threshold_method": "quantile", "quantile": 0.6})
     jobs = planned_jobs(run(changed, "--dry-run"))
     assert set(jobs) == {"fuse", "evaluate", "report", "all"}   # seeds come from the maps
+
+
+@pytest.mark.slow
+def test_auto_threshold_reruns_fuse_from_the_study(finished_run, tmp_path):
+    config, results = finished_run
+    changed = write_config(tmp_path / "changed.yaml", results, fuse={"threshold_method": "auto"})
+    output = run(changed, "--dry-run")
+    n_shards = len(list((results / "segment").glob("test*.csv")))
+    assert planned_jobs(output) == {"fuse": n_shards, "evaluate": 1, "report": 1, "all": 1}
+    assert "auto_thresholds.json" in output
 
 
 @pytest.mark.slow

@@ -1,9 +1,10 @@
-"""Rule attribute: Grad-CAM/SHAP maps for one shard of test images."""
+"""Rule attribute: attribution maps and deletion scores for one shard of images."""
 
 import pandas as pd
 import torch
 
 from xaicut.attribution import attribute_shard
+from xaicut.io import write_csv
 from xaicut.shards import shard_rows
 from xaicut.logs import setup_logging
 
@@ -12,5 +13,6 @@ torch.set_num_threads(snakemake.threads)
 cfg = snakemake.params.attribute
 manifest = pd.read_csv(snakemake.input.manifest)
 rows = shard_rows(manifest, snakemake.wildcards.shard, cfg["shard_size"])
-attribute_shard(rows, manifest, snakemake.input.model, snakemake.output[0], cfg,
-                device=snakemake.params.device, seed=snakemake.params.seed)
+deletion = attribute_shard(rows, manifest, snakemake.input.model, snakemake.output.maps, cfg,
+                           device=snakemake.params.device, seed=snakemake.params.seed)
+write_csv(deletion, snakemake.output.deletion)

@@ -1,4 +1,4 @@
-"""Stage ``attribute``: Grad-CAM and SHAP maps for test images, one shard per job (paper 000 §2.3).
+"""Stage ``attribute``: Grad-CAM-family and SHAP maps, one shard of images per job (paper 000 §2.3).
 
 Input: the manifest, the checkpoint and (for SHAP's background) training images. Output: one HDF5
 file per image and method (``docs/attribution-store.md``). Each explainer is a small class with one
@@ -18,7 +18,15 @@ import numpy as np
 import pandas as pd
 import shap
 import torch
-from pytorch_grad_cam import GradCAM
+from pytorch_grad_cam import (
+    EigenCAM,
+    GradCAM,
+    GradCAMPlusPlus,
+    LayerCAM,
+    ScoreCAM,
+    XGradCAM,
+)
+from pytorch_grad_cam.base_cam import BaseCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from scipy.ndimage import gaussian_filter
 from torch import nn
@@ -26,6 +34,7 @@ from tqdm import tqdm
 
 from xaicut import CLASSES
 from xaicut.attribution_store import AttributionMap, attribution_path, write_attribution
+from xaicut.faithfulness import DELETION_COLUMNS, deletion_scores
 from xaicut.model import file_sha256, load_checkpoint
 from xaicut.train import load_image_tensor
 
@@ -39,20 +48,43 @@ def normalise_map(values: np.ndarray) -> np.ndarray:
     return (values - values.min()) / span if span > 0 else np.zeros_like(values)
 
 
-class GradCamExplainer:
-    """Grad-CAM (package ``grad-cam``) at one target layer of the classifier."""
+CAM_METHODS: dict[str, type[BaseCAM]] = {
+    "gradcam": GradCAM,
+    "gradcampp": GradCAMPlusPlus,
+    "xgradcam": XGradCAM,
+    "layercam": LayerCAM,
+    "eigencam": EigenCAM,
+    "scorecam": ScoreCAM,
+}
+"""Class-activation methods of the ``grad-cam`` package, by config name."""
 
-    name = "gradcam"
+SHAP_METHODS = ("shap", "shap_partition")
+"""``shap``: ``GradientExplainer`` (expected gradients); ``shap_partition``: ``PartitionExplainer``."""
 
-    def __init__(self, model: nn.Module, target_layer: str) -> None:
-        self.target_layer = target_layer
-        self.cam = GradCAM(model=model, target_layers=[model.get_submodule(target_layer)])
+METHODS = (*CAM_METHODS, *SHAP_METHODS)
+
+
+class CamExplainer:
+    """One class-activation method of ``grad-cam`` at one target layer of the classifier.
+
+    Gradient-based methods take gradients with respect to the input (``compute_input_gradient``)
+    so that the model's parameters can stay frozen: the backward pass then computes no weight
+    gradients. ScoreCAM runs its masked forward passes ``batch_size`` at a time.
+    """
+
+    def __init__(self, name: str, model: nn.Module, target_layer: str, batch_size: int) -> None:
+        self.name, self.target_layer, self.batch_size = name, target_layer, batch_size
+        self.cam = CAM_METHODS[name](model=model, target_layers=[model.get_submodule(target_layer)])
+        self.cam.compute_input_gradient = self.cam.uses_gradients
+        if isinstance(self.cam, ScoreCAM):
+            self.cam.batch_size = batch_size
 
     def params(self) -> dict:
-        return {"target_layer": self.target_layer}
+        return {"target_layer": self.target_layer, "package": "grad-cam",
+                "class": type(self.cam).__name__}
 
     def explain(self, batch: torch.Tensor, targets: Sequence[int]) -> np.ndarray:
-        """Return Grad-CAM maps (B, h, w) in [0, 1] for ``targets`` (class indices)."""
+        """Return maps (B, h, w) in [0, 1] at input size for ``targets`` (class indices)."""
         maps = self.cam(input_tensor=batch, targets=[ClassifierOutputTarget(int(t)) for t in targets])
         return np.stack([normalise_map(m) for m in maps])
 
@@ -67,6 +99,16 @@ class SingleLogit(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)[:, self.target : self.target + 1]
+
+
+def positive_evidence(values: np.ndarray, smoothing_sigma: float = 0.0) -> np.ndarray:
+    """Per-pixel map from SHAP values (C, h, w) or (h, w, C): channel sum, positive part
+    (evidence for the target), optional Gaussian smoothing (pixels), scaled to [0, 1]."""
+    channel_axis = 0 if values.shape[0] == 3 else -1
+    evidence = np.clip(values.sum(axis=channel_axis), 0, None)
+    if smoothing_sigma > 0:
+        evidence = gaussian_filter(evidence, smoothing_sigma)
+    return normalise_map(evidence)
 
 
 class ShapExplainer:
@@ -87,7 +129,8 @@ class ShapExplainer:
 
     def params(self) -> dict:
         return {"nsamples": self.nsamples, "smoothing_sigma": self.smoothing_sigma,
-                "background_size": self.background_size, "seed": self.seed}
+                "background_size": self.background_size, "seed": self.seed,
+                "class": "GradientExplainer"}
 
     def explain(self, batch: torch.Tensor, targets: Sequence[int]) -> np.ndarray:
         """Return SHAP maps (B, h, w) in [0, 1]; images are explained one at a time."""
@@ -95,8 +138,47 @@ class ShapExplainer:
         for x, target in zip(batch, targets):
             self.wrapped.target = int(target)
             values = self.explainer.shap_values(x[None], nsamples=self.nsamples, rseed=self.seed)
-            evidence = np.clip(np.asarray(values)[0, ..., 0].sum(axis=0), 0, None)
-            maps.append(normalise_map(gaussian_filter(evidence, self.smoothing_sigma)))
+            maps.append(positive_evidence(np.asarray(values)[0, ..., 0], self.smoothing_sigma))
+        return np.stack(maps)
+
+
+class PartitionShapExplainer:
+    """SHAP Owen values (``shap.PartitionExplainer``) with a blurring image masker.
+
+    Hidden regions of the image are replaced by a blurred copy (``blur`` px kernel at input size);
+    ``max_evals`` model calls per image, ``batch_size`` at a time. The map is the positive part
+    of the channel sum, scaled to [0, 1] (the masker's hierarchy already makes it blocky-smooth).
+    """
+
+    name = "shap_partition"
+
+    def __init__(self, model: nn.Module, input_size: int, max_evals: int, blur: int,
+                 batch_size: int, seed: int) -> None:
+        self.wrapped = SingleLogit(model)
+        self.device = next(model.parameters()).device
+        masker = shap.maskers.Image(f"blur({blur},{blur})", (input_size, input_size, 3))
+        self.explainer = shap.PartitionExplainer(self.logit, masker, seed=seed)
+        self.max_evals, self.blur, self.batch_size, self.seed = max_evals, blur, batch_size, seed
+
+    def logit(self, images: np.ndarray) -> np.ndarray:
+        """Target logit (N, 1) of channels-last float images (N, h, w, 3)."""
+        batch = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
+        with torch.no_grad():
+            return self.wrapped(batch.float().to(self.device)).cpu().numpy()
+
+    def params(self) -> dict:
+        return {"max_evals": self.max_evals, "blur": self.blur, "seed": self.seed,
+                "class": "PartitionExplainer"}
+
+    def explain(self, batch: torch.Tensor, targets: Sequence[int]) -> np.ndarray:
+        """Return Partition SHAP maps (B, h, w) in [0, 1]; images are explained one at a time."""
+        maps = []
+        for x, target in zip(batch, targets):
+            self.wrapped.target = int(target)
+            image = x.permute(1, 2, 0).cpu().numpy()[None]
+            values = self.explainer(image, max_evals=self.max_evals, batch_size=self.batch_size,
+                                    silent=True).values
+            maps.append(positive_evidence(values[0, ..., 0]))
         return np.stack(maps)
 
 
@@ -112,29 +194,38 @@ def build_explainers(model: nn.Module, methods: Sequence[str], cfg: dict,
     """Instantiate the configured explainers (``cfg`` is the ``attribute`` config section)."""
     explainers = []
     for method in methods:
-        if method == "gradcam":
-            explainers.append(GradCamExplainer(model, cfg["target_layer"]))
+        if method in CAM_METHODS:
+            explainers.append(CamExplainer(method, model, cfg["target_layer"], cfg["batch_size"]))
         elif method == "shap":
             background = background_batch(manifest, size, cfg["shap_background_size"], seed)
             explainers.append(ShapExplainer(model, background, cfg["shap_nsamples"],
                                             cfg["shap_smoothing_sigma"], seed))
+        elif method == "shap_partition":
+            explainers.append(PartitionShapExplainer(model, size, cfg["shap_max_evals"],
+                                                     cfg["shap_partition_blur"],
+                                                     cfg["batch_size"], seed))
         else:
-            raise ValueError(f"unknown attribution method {method!r}")
+            raise ValueError(f"unknown attribution method {method!r}; known: {', '.join(METHODS)}")
     return explainers
 
 
 def attribute_shard(rows: pd.DataFrame, manifest: pd.DataFrame, checkpoint: str | os.PathLike,
-                    out_dir: str | os.PathLike, cfg: dict, device: str, seed: int) -> list[Path]:
-    """Write one attribution file per image of ``rows`` and method; return the paths written.
+                    out_dir: str | os.PathLike, cfg: dict, device: str, seed: int) -> pd.DataFrame:
+    """Write one attribution file per image of ``rows`` and method into ``out_dir``.
 
-    Maps are computed at the model's input size and resized (bilinear) to each image's size.
+    Maps are computed at the model's input size, in batches of ``cfg["batch_size"]``, and resized
+    (bilinear) to each image's size. Returns the deletion-faithfulness table of the shard
+    (``xaicut.faithfulness``; empty when ``cfg["deletion_fractions"]`` is empty).
     """
+    for stale in Path(out_dir).glob(".*.h5"):  # temporary files of a killed earlier run
+        stale.unlink()
     torch.manual_seed(seed)
     model, meta = load_checkpoint(checkpoint, device)
+    model.requires_grad_(False)  # explainers need input gradients only
     size, sha = meta["input_size"], file_sha256(checkpoint)
     explainers = build_explainers(model, cfg["methods"], cfg, manifest, size, seed)
-    written = []
-    batch_size = cfg["batch_size"]
+    generator = torch.Generator().manual_seed(seed)
+    batch_size, deletion = cfg["batch_size"], []
     for start in tqdm(range(0, len(rows), batch_size), desc="attribute", unit="batch"):
         chunk = rows.iloc[start : start + batch_size]
         batch = torch.stack([load_image_tensor(p, size) for p in chunk.image_path]).to(device)
@@ -142,17 +233,20 @@ def attribute_shard(rows: pd.DataFrame, manifest: pd.DataFrame, checkpoint: str 
             probs = torch.softmax(model(batch), 1).cpu().numpy()
         predicted = probs.argmax(1)
         targets = predicted if cfg["target"] == "predicted" else chunk.label.to_numpy()
+        maps = {}
         for explainer in explainers:
-            maps = explainer.explain(batch, targets)
+            maps[explainer.name] = explainer.explain(batch, targets)
             for i, rec in enumerate(chunk.itertuples(index=False)):
-                full = cv2.resize(maps[i], (int(rec.width), int(rec.height)), interpolation=cv2.INTER_LINEAR)
+                full = cv2.resize(maps[explainer.name][i], (int(rec.width), int(rec.height)),
+                                  interpolation=cv2.INTER_LINEAR)
                 item = AttributionMap(
                     image_id=rec.image_id, method=explainer.name, values=np.clip(full, 0, 1),
                     target_class=int(targets[i]), target_dx=CLASSES[int(targets[i])],
                     predicted_class=int(predicted[i]), predicted_probability=float(probs[i, predicted[i]]),
                     true_class=int(rec.label), checkpoint_sha256=sha, method_params=explainer.params())
-                path = attribution_path(out_dir, rec.image_id, explainer.name)
-                write_attribution(item, path)
-                written.append(path)
-    log.info("wrote %d attribution files to %s", len(written), out_dir)
-    return written
+                write_attribution(item, attribution_path(out_dir, rec.image_id, explainer.name))
+        if cfg["deletion_fractions"]:
+            deletion.append(deletion_scores(model, batch, list(chunk.image_id), maps,
+                                            cfg["deletion_fractions"], generator))
+    log.info("wrote %d images x %d methods to %s", len(rows), len(explainers), out_dir)
+    return pd.concat(deletion) if deletion else pd.DataFrame(columns=list(DELETION_COLUMNS))

@@ -58,6 +58,20 @@ def attribution_path(directory: str | os.PathLike, image_id: str, method: str) -
     return Path(directory) / f"{image_id}_{method}.h5"
 
 
+def stored_images(directory: str | os.PathLike, methods: list[str]) -> list[str]:
+    """Sorted ids of the images with a map of any of ``methods`` in ``directory``.
+
+    Only complete store files count: the hidden temporary files of an interrupted
+    :func:`write_attribution` (``.{name}.*.h5``) are ignored.
+    """
+    ids = set()
+    for method in methods:
+        suffix = f"_{method}.h5"
+        ids |= {p.name[: -len(suffix)] for p in Path(directory).glob(f"*{suffix}")
+                if not p.name.startswith(".")}
+    return sorted(ids)
+
+
 def write_attribution(item: AttributionMap, path: str | os.PathLike) -> None:
     """Write ``item`` atomically to ``path`` (gzip-compressed float32, chunked)."""
     values = np.asarray(item.values, dtype=np.float32)

@@ -31,7 +31,17 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
         validate(checked, str(SCHEMA_PATH), set_default=True)
     except Exception as err:  # snakemake wraps jsonschema's ValidationError in WorkflowError
         raise ConfigError(f"invalid configuration: {err}") from err
+    check_consistency(checked)
     return checked
+
+
+def check_consistency(config: dict[str, Any]) -> None:
+    """Raise ``ConfigError`` for combinations the schema cannot express (keys named)."""
+    methods = config["attribute"]["methods"]
+    mode = config["fuse"]["mode"]
+    if mode not in ("and", "or", *methods):
+        raise ConfigError(f"fuse.mode {mode!r} must be 'and', 'or' or one of attribute.methods "
+                          f"{methods}")
 
 
 def load_config(path: str | os.PathLike, **overrides: Any) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Input: attribution maps in [0, 1] (``xaicut.attribution_store``). Output: per-method binary masks and
 the fused mask (``docs/data-contracts.md`` §5). Thresholds are absolute, a per-image quantile, or
-per-image Otsu (scikit-image); fusion is OpenCV's bitwise AND as in the paper, or OR, or one method.
+per-image Otsu (scikit-image), or per method the validation split's best (``auto``); fusion is OpenCV's bitwise AND as in the paper, or OR, or one method.
 """
 
 from __future__ import annotations
@@ -16,12 +16,10 @@ import numpy as np
 from skimage.filters import threshold_otsu
 from tqdm import tqdm
 
-from xaicut.attribution_store import attribution_path, read_attribution
+from xaicut.attribution_store import attribution_path, read_attribution, stored_images
 from xaicut.io import write_mask
 
 log = logging.getLogger(__name__)
-
-FUSE_MODES = ("and", "or", "gradcam", "shap")
 
 
 def binarise_map(values: np.ndarray, method: str, threshold: float = 0.5,
@@ -60,22 +58,37 @@ def fuse_masks(masks: dict[str, np.ndarray], mode: str) -> np.ndarray:
     return fused > 0
 
 
-def fuse_shard(maps_dir: str | os.PathLike, cfg: dict,
-               out_dirs: dict[str, str | os.PathLike]) -> None:
+def method_thresholds(cfg: dict, methods: list[str],
+                      auto: dict[str, float] | None) -> dict[str, tuple[str, float]]:
+    """Per method ``(binarise_map method, absolute threshold)`` for the ``fuse`` section ``cfg``;
+    ``threshold_method: auto`` takes each method's threshold from ``auto`` (the validation
+    split's best, ``xaicut.threshold_study.auto_thresholds``)."""
+    if cfg["threshold_method"] != "auto":
+        return {m: (cfg["threshold_method"], cfg["threshold"]) for m in methods}
+    missing = [m for m in methods if auto is None or m not in auto]
+    if missing:
+        raise ValueError(f"threshold 'auto': no validation threshold for {missing}")
+    return {m: ("absolute", auto[m]) for m in methods}
+
+
+def fuse_shard(maps_dir: str | os.PathLike, cfg: dict, out_dirs: dict[str, str | os.PathLike],
+               auto: dict[str, float] | None = None) -> None:
     """Write the binary mask of every method and the fused mask for each image in ``maps_dir``.
 
     ``cfg`` is the ``fuse`` config section; ``out_dirs`` maps each stage (methods and ``fused``)
-    to its output folder; masks are 0/255 PNGs named ``{image_id}.png``.
+    to its output folder; masks are 0/255 PNGs named ``{image_id}.png``; ``auto``: per-method
+    thresholds for ``threshold_method: auto``.
     """
     methods = [stage for stage in out_dirs if stage != "fused"]
-    images = sorted({p.name.rsplit("_", 1)[0] for p in Path(maps_dir).glob("*.h5")})
+    cuts = method_thresholds(cfg, methods, auto)
+    images = stored_images(maps_dir, methods)
     for image_id in tqdm(images, desc="fuse", unit="img"):
         masks = {
             m: binarise_map(read_attribution(attribution_path(maps_dir, image_id, m)).values,
-                            cfg["threshold_method"], cfg["threshold"], cfg["quantile"])
+                            cuts[m][0], cuts[m][1], cfg["quantile"])
             for m in methods
         }
         masks["fused"] = fuse_masks(masks, cfg["mode"])
         for stage, mask in masks.items():
             write_mask(mask, Path(out_dirs[stage]) / f"{image_id}.png")
-    log.info("fused %d images (%s, %s threshold)", len(images), cfg["mode"], cfg["threshold_method"])
+    log.info("fused %d images (%s; thresholds %s)", len(images), cfg["mode"], cuts)

@@ -42,9 +42,17 @@ TABLE_PATHS = {
     "predictions": "train/test_predictions.csv",
     "history": "train/history.csv",
     "manifest": "data/manifest.csv",
+    "threshold_curves": "thresholds/jaccard_curves.csv",
+    "best_thresholds": "thresholds/best_thresholds.csv",
+    "by_outcome": "thresholds/by_outcome.csv",
+    "mann_whitney": "thresholds/mann_whitney.csv",
+    "deletion": "faithfulness/summary.csv",
 }
-COUNT_COLUMNS = ("n_images", "support", "epoch")
-MAP_TITLES = {"gradcam": "Grad-CAM map", "shap": "SHAP map"}
+AUTO_THRESHOLDS = "thresholds/auto_thresholds.json"
+COUNT_COLUMNS = ("n_images", "support", "epoch", "n_correct", "n_wrong")
+MAP_TITLES = {"gradcam": "Grad-CAM map", "gradcampp": "Grad-CAM++ map", "xgradcam": "XGradCAM map",
+              "layercam": "LayerCAM map", "eigencam": "EigenCAM map", "scorecam": "ScoreCAM map",
+              "shap": "SHAP map", "shap_partition": "Partition SHAP map"}
 MASK_TITLES = {"fused": "Fused mask", "graphcut": "Graph cut"}
 RANKING_STAGE = "graphcut"
 TRUTH = "truth"
@@ -54,6 +62,7 @@ TRUTH_COLOUR = (0, 255, 255)
 SECTION_TITLES = {
     "summary": "Segmentation summary",
     "per-class": "Segmentation per class",
+    "attribution": "Attribution maps: threshold study and faithfulness",
     "classifier": "Classifier",
     "examples": "Examples",
 }
@@ -79,6 +88,11 @@ class RunTables:
     predictions: pd.DataFrame | None
     history: pd.DataFrame | None
     manifest: pd.DataFrame | None
+    threshold_curves: pd.DataFrame | None
+    best_thresholds: pd.DataFrame | None
+    by_outcome: pd.DataFrame | None
+    mann_whitney: pd.DataFrame | None
+    deletion: pd.DataFrame | None
 
 
 @dataclass(frozen=True)
@@ -274,6 +288,40 @@ def training_curves_figure(history: pd.DataFrame) -> Figure:
 
 
 # --- examples --------------------------------------------------------------------------------
+
+
+def threshold_curve_figure(curves: pd.DataFrame, auto: dict[str, float]) -> Figure:
+    """Mean Jaccard against threshold per method: test solid, validation dashed; the validation
+    split's best threshold (what ``threshold: auto`` uses) marked on the test curve."""
+    means = curves.groupby(["split", "method", "threshold"]).jaccard.mean()
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.subplots()
+    for index, method in enumerate(dict.fromkeys(curves.method)):
+        colour = f"C{index}"
+        for split, style in (("test", "-"), ("val", "--")):
+            if (split, method) in means.index.droplevel(2):
+                line = means.loc[(split, method)]
+                ax.plot(line.index, line.values, style, color=colour,
+                        label=f"{method} ({split})")
+        if method in auto and ("test", method) in means.index.droplevel(2):
+            ax.plot(auto[method], means.loc[("test", method)].get(auto[method], np.nan), "o",
+                    color=colour)
+    ax.set(xlabel="threshold", ylabel="mean Jaccard vs lesion mask", xlim=(0, 1))
+    ax.legend(fontsize=8)
+    return fig
+
+
+def deletion_figure(summary: pd.DataFrame) -> Figure:
+    """Mean drop of the predicted-class probability against the deleted fraction per method."""
+    fig = Figure(figsize=(6, 3.5), layout="constrained")
+    ax = fig.subplots()
+    for method, rows in summary.groupby("method", sort=False):
+        style = "k:" if method == "random" else "-o"
+        ax.plot(rows.fraction, rows.drop_mean, style, label=method)
+    ax.set(xlabel="fraction of top-attributed pixels blurred",
+           ylabel="mean probability drop")
+    ax.legend(fontsize=8)
+    return fig
 
 
 def ranking_stage(stages: list[str]) -> str:
@@ -528,6 +576,41 @@ def per_class_section(tables: RunTables, stages: list[str]) -> str:
                                  figure_html(figure, "mean Dice per class and stage")])
 
 
+def attribution_section(tables: RunTables, results_dir: Path) -> str:
+    """Paper 001's threshold study (tables and curves) and the deletion-faithfulness scores."""
+    parts = []
+    if tables.threshold_curves is None or tables.best_thresholds is None:
+        parts.append(missing_note(TABLE_PATHS["threshold_curves"]))
+    else:
+        auto_path = results_dir / AUTO_THRESHOLDS
+        auto = json.loads(auto_path.read_text()) if auto_path.is_file() else {}
+        best = tables.best_thresholds
+        test = best[best.split == "test"]
+        parts += ["<h3>Mean Jaccard of the binarised map against threshold</h3>",
+                  figure_html(threshold_curve_figure(tables.threshold_curves, auto),
+                              "mean Jaccard against threshold"),
+                  "<p>Best threshold per method on the validation split (used by "
+                  f"<code>threshold_method: auto</code>): {html.escape(json.dumps(auto))}</p>",
+                  "<h3>Best threshold per method and class, test split (paper 001 Tables 2-3)</h3>",
+                  table_html(test), "<h3>Validation split</h3>",
+                  table_html(best[best.split == "val"])]
+        for heading, table in (
+            ("Correct vs wrong classification, test split (Tables 4-5)", tables.by_outcome),
+            ("Mann-Whitney U, correct vs wrong, test split (Table 6)", tables.mann_whitney),
+        ):
+            if table is not None:
+                parts += [f"<h3>{heading}</h3>", table_html(table[table.split == "test"])]
+    parts.append("<h3>Deletion faithfulness (paper 003)</h3>")
+    if tables.deletion is None:
+        parts.append(missing_note(TABLE_PATHS["deletion"]))
+    else:
+        parts += ["<p>Drop of the predicted-class probability when the top-attributed pixels are "
+                  "blurred away; <code>random</code> deletes as many random pixels.</p>",
+                  figure_html(deletion_figure(tables.deletion), "deletion curves"),
+                  table_html(tables.deletion)]
+    return section("attribution", parts)
+
+
 def classifier_section(tables: RunTables) -> str:
     """Classification report (paper 000 Table 1), confusion matrix and training curves."""
     sources = (
@@ -561,6 +644,7 @@ def build_report(
         header_section(title, tables, stages, config),
         summary_section(tables, stages),
         per_class_section(tables, stages),
+        attribution_section(tables, results),
         classifier_section(tables),
         examples_section(results, tables, stages, n_examples),
     ]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from xaicut.attribution_store import attribution_path, read_attribution
+from xaicut.attribution_store import attribution_path, read_attribution, stored_images
 from xaicut.graphcut import GraphCutParams, graph_cut_refine
 from xaicut.io import read_rgb, write_mask
 from xaicut.seeds import SeedParams, build_seed, otsu_seed, vignette_mask
@@ -36,7 +36,7 @@ def segment_shard(manifest: pd.DataFrame, maps_dir: str | os.PathLike, methods: 
     ``out_dirs`` maps ``otsu`` and each graph-cut stage name to its mask folder.
     """
     paths = manifest.set_index("image_id")["image_path"]
-    images = sorted({p.name.rsplit("_", 1)[0] for p in Path(maps_dir).glob("*.h5")})
+    images = stored_images(maps_dir, methods)
     stages = dict(zip(modes, segment_stage_names(modes)))
     rows = []
     for image_id in tqdm(images, desc="segment", unit="img"):

@@ -1,23 +1,43 @@
-"""Sharding of the test split and stage names: jobs of attribute, fuse and segment work on shards.
+"""Sharding of the attributed splits and stage names: attribute, fuse and segment work on shards.
 
-Kept free of heavy imports: the Snakefile uses it to build the DAG.
+A shard is named after its split and index, ``val000``, ``test000``, …: the images of that split
+sorted by image id, ``shard_size`` at a time. Kept free of heavy imports: the Snakefile uses it
+to build the DAG.
 """
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
+ATTRIBUTED_SPLITS = ("val", "test")
+"""Splits that get attribution maps: ``test`` is segmented and scored, ``val`` serves the
+threshold study (``fuse.threshold_method: auto`` picks its thresholds there)."""
 
-def shard_names(n_images: int, shard_size: int) -> list[str]:
-    """Return the shard names ``shard000``… covering ``n_images`` test images (at least one)."""
-    return [f"shard{i:03d}" for i in range(max(1, -(-n_images // shard_size)))]
+SHARD_PATTERN = r"(?:val|test)[0-9]+"
+"""Regular expression of a shard name (the Snakefile's wildcard constraint)."""
+
+
+def shard_names(n_images: int, shard_size: int, split: str = "test") -> list[str]:
+    """Return the shard names ``{split}000``… covering ``n_images`` images of ``split``
+    (at least one shard, possibly empty, so that every stage has a job)."""
+    return [f"{split}{i:03d}" for i in range(max(1, -(-n_images // shard_size)))]
+
+
+def split_shards(manifest: pd.DataFrame, shard_size: int, split: str) -> list[str]:
+    """Shard names of ``split`` for a manifest (contracts §2)."""
+    return shard_names(int((manifest.split == split).sum()), shard_size, split)
 
 
 def shard_rows(manifest: pd.DataFrame, shard: str, shard_size: int) -> pd.DataFrame:
-    """Return the test rows of ``manifest`` in ``shard`` (test images sorted by image id)."""
-    test = manifest[manifest.split == "test"].sort_values("image_id")
-    start = int(shard.removeprefix("shard")) * shard_size
-    return test.iloc[start : start + shard_size]
+    """Return the manifest rows in ``shard`` (its split's images sorted by image id)."""
+    match = re.fullmatch(r"([a-z]+)([0-9]+)", shard)
+    if match is None or not re.fullmatch(SHARD_PATTERN, shard):
+        raise ValueError(f"not a shard name: {shard!r} (expected e.g. test000 or val000)")
+    split, index = match[1], int(match[2])
+    rows = manifest[manifest.split == split].sort_values("image_id")
+    return rows.iloc[index * shard_size : (index + 1) * shard_size]
 
 
 def segment_stage_names(modes: list[str]) -> list[str]:

@@ -1,0 +1,44 @@
+# Quality of the attribution maps themselves: the saliency-threshold study (paper 001) on the
+# validation and test maps, and the deletion-faithfulness summary (paper 003).
+
+
+rule threshold_study:
+    input:
+        manifest=RESULTS / "data" / "manifest.csv",
+        maps=attribution_dirs,
+    output:
+        curves=RESULTS / "thresholds" / "jaccard_curves.csv",
+        best=report(
+            RESULTS / "thresholds" / "best_thresholds.csv",
+            caption="../report/best_thresholds.rst",
+            category="Attribution maps",
+        ),
+        outcome=RESULTS / "thresholds" / "by_outcome.csv",
+        mann_whitney=RESULTS / "thresholds" / "mann_whitney.csv",
+        auto=RESULTS / "thresholds" / "auto_thresholds.json",
+    params:
+        methods=config["attribute"]["methods"],
+    log:
+        RESULTS / "logs" / "threshold_study.log",
+    conda:
+        "../envs/segment.yaml"
+    script:
+        "../workflow_scripts/threshold_study.py"
+
+
+rule faithfulness:
+    input:
+        faithfulness_tables,
+    output:
+        deletion=RESULTS / "faithfulness" / "deletion.csv",
+        summary=report(
+            RESULTS / "faithfulness" / "summary.csv",
+            caption="../report/faithfulness.rst",
+            category="Attribution maps",
+        ),
+    log:
+        RESULTS / "logs" / "faithfulness.log",
+    conda:
+        "../envs/segment.yaml"
+    script:
+        "../workflow_scripts/faithfulness.py"
