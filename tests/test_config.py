@@ -39,3 +39,21 @@ def test_snakemake_refuses_unknown_key_before_running():
                            "--config", "segmnt_weight=3"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode != 0
     assert "segmnt_weight" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_validate(path):
+    assert load_config(path)["data_dir"]
+
+
+def test_paper_config_follows_paper_000():
+    """§2.1-2.2: ResNet152 + CBAM (r=4, k=5), SGD lr 0.1 / momentum 0.8 / wd 0.001, split
+    8012/202/1803 of 10015, Grad-CAM and SHAP fused by AND."""
+    config = load_config(REPO / "configs" / "ham10000-paper.yaml")
+    train = config["train"]
+    assert (train["arch"], train["cbam"], train["cbam_reduction"], train["cbam_kernel"]) == (
+        "resnet152", True, 4, 5)
+    assert (train["lr"], train["momentum"], train["weight_decay"]) == (0.1, 0.8, 0.001)
+    assert round(10015 * config["split"]["val"]) == 202
+    assert round(10015 * config["split"]["test"]) == 1803
+    assert config["attribute"]["methods"] == ["gradcam", "shap"] and config["fuse"]["mode"] == "and"

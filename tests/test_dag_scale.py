@@ -1,0 +1,93 @@
+"""DAG scale: the paper config on a full-size (10,015-image) HAM10000 layout builds its DAG fast and
+its job count grows with the number of shards, not of images (docs/dag.md)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO
+from xaicut import CLASSES
+
+HAM10000_COUNTS = {"akiec": 327, "bcc": 514, "bkl": 1099, "df": 115, "mel": 1113, "nv": 6705,
+                   "vasc": 142}
+"""Images per diagnosis in the HAM10000 release (10,015 in all)."""
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+PAPER = REPO / "configs" / "ham10000-paper.yaml"
+
+
+def write_full_size_layout(root: Path) -> None:
+    """10,015 metadata rows in the HAM10000 layout with 8x6 px images and masks; lesions of one
+    or two images, as in the release (7,470 lesions there)."""
+    image = np.full((6, 8, 3), 200, np.uint8)
+    mask = np.zeros((6, 8), np.uint8)
+    mask[2:4, 3:5] = 255
+    _, jpeg = cv2.imencode(".jpg", image)
+    _, png = cv2.imencode(".png", mask)
+    images = root / "HAM10000_images_part_1"
+    masks = root / "HAM10000_segmentations_lesion_tschandl"
+    images.mkdir(parents=True)
+    masks.mkdir()
+    rows = []
+    for c, dx in enumerate(CLASSES):
+        for k in range(HAM10000_COUNTS[dx]):
+            image_id = f"ISIC_{len(rows):07d}"
+            (images / f"{image_id}.jpg").write_bytes(jpeg.tobytes())
+            (masks / f"{image_id}_segmentation.png").write_bytes(png.tobytes())
+            lesion = k // 4 * 3 + min(k % 4, 2)  # every 4 images: lesions of 1, 1 and 2 images
+            rows.append((f"HAM_{c}{lesion:06d}", image_id, dx, "histo", 50.0, "male", "back"))
+    pd.DataFrame(rows, columns=["lesion_id", "image_id", "dx", "dx_type", "age", "sex",
+                                "localization"]).to_csv(root / "HAM10000_metadata.csv", index=False)
+
+
+def snakemake(results: Path, data: Path, *extra: str, shard_size: int = 100) -> str:
+    """Run snakemake with the paper config, the data and results folders and a shard size."""
+    overlay = results.parent / f"shard_size_{shard_size}.yaml"
+    overlay.write_text(f"attribute: {{shard_size: {shard_size}}}\n")
+    proc = subprocess.run(
+        [*SNAKEMAKE, "--cores", "2", *extra, "--configfile", str(PAPER), str(overlay),
+         "--config", f"data_dir={data}", f"results_dir={results}"],
+        cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def job_counts(output: str) -> dict[str, int]:
+    table = output.split("Job stats:", 1)[1].split("total", 1)[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+@pytest.mark.slow
+def test_paper_config_dag_on_10015_images(tmp_path):
+    data, results = tmp_path / "HAM10000", tmp_path / "results"
+    write_full_size_layout(data)
+    assert len(pd.read_csv(data / "HAM10000_metadata.csv")) == 10015
+    snakemake(results, data, "--until", "ingest")  # the checkpoint fixes the shards
+    manifest = pd.read_csv(results / "data" / "manifest.csv")
+    n_val, n_test = (int((manifest.split == s).sum()) for s in ("val", "test"))
+    assert abs(n_test - 1803) <= 40 and abs(n_val - 202) <= 40, (n_val, n_test)
+
+    start = time.perf_counter()
+    jobs = job_counts(snakemake(results, data, "--dry-run"))
+    seconds = time.perf_counter() - start
+    assert seconds < 30, f"DAG of the paper config took {seconds:.1f} s"
+    val_shards, test_shards = -(-n_val // 100), -(-n_test // 100)
+    assert jobs["attribute"] == val_shards + test_shards
+    assert jobs["fuse"] == jobs["segment"] == test_shards
+    for single in ("augment", "train", "threshold_study", "faithfulness", "evaluate", "report"):
+        assert jobs[single] == 1, single
+    assert sum(jobs.values()) < 100  # 10,015 images, a few dozen jobs
+
+    bigger = job_counts(snakemake(results, data, "--dry-run", shard_size=400))
+    assert bigger["attribute"] == -(-n_val // 400) + -(-n_test // 400)
+    assert bigger["segment"] == -(-n_test // 400)
+    print(f"DAG build (dry run) {seconds:.1f} s; jobs {jobs}")
