@@ -21,7 +21,7 @@ include: "rules/evaluate.smk"
 
 
 rule all:
+    default_target: True
     input:
         RESULTS / "report" / "report.html",
         RESULTS / "metrics" / "summary.csv",
-    default_target: True

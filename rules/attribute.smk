@@ -9,16 +9,16 @@ rule attribute:
     output:
         maps=directory(RESULTS / "attribution" / "{shard}"),
         deletion=RESULTS / "faithfulness" / "{shard}.csv",
-    params:
-        attribute=config["attribute"],
-        seed=config["seed"],
-        device=config["device"],
-    threads: config["threads"]
-    resources:
-        **gpu_resources(),
     log:
         RESULTS / "logs" / "attribute" / "{shard}.log",
     conda:
         "../envs/torch.yaml"
+    threads: config["threads"]
+    resources:
+        **gpu_resources(),
+    params:
+        attribute=config["attribute"],
+        seed=config["seed"],
+        device=config["device"],
     script:
         "../workflow_scripts/attribute.py"

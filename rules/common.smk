@@ -1,6 +1,5 @@
 # Shared helpers: config validation, result paths, shard lists, GPU resources.
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -17,11 +16,6 @@ DEMO = config["data_dir"] == "demo"
 DATA_DIR = RESULTS / "demo_data" if DEMO else Path(config["data_dir"])
 FUSE_STAGES = [*config["attribute"]["methods"], "fused"]
 SEGMENT_STAGES = ["otsu", *segment_stage_names(config["seeding"]["modes"])]
-
-# Jobs import the xaicut package from this repository, also on cluster nodes.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
-)
 
 
 def gpu_resources():
@@ -42,12 +36,17 @@ def test_shards():
 
 def attribution_dirs(wildcards):
     """Attribution folders of every attributed shard (validation and test)."""
-    return [str(RESULTS / "attribution" / sh) for sh in shards_of("val") + test_shards()]
+    return [
+        str(RESULTS / "attribution" / sh) for sh in shards_of("val") + test_shards()
+    ]
 
 
 def faithfulness_tables(wildcards):
     """Per-shard deletion tables of every attributed shard."""
-    return [str(RESULTS / "faithfulness" / f"{sh}.csv") for sh in shards_of("val") + test_shards()]
+    return [
+        str(RESULTS / "faithfulness" / f"{sh}.csv")
+        for sh in shards_of("val") + test_shards()
+    ]
 
 
 def auto_thresholds_input(wildcards):

@@ -6,13 +6,13 @@ if DEMO:
     rule demo_data:
         output:
             directory(RESULTS / "demo_data"),
-        params:
-            demo=config["demo"],
-            seed=config["seed"],
         log:
             RESULTS / "logs" / "demo_data.log",
         conda:
             "../envs/data.yaml"
+        params:
+            demo=config["demo"],
+            seed=config["seed"],
         script:
             "../workflow_scripts/demo_data.py"
 
@@ -22,13 +22,13 @@ checkpoint ingest:
         data=DATA_DIR,
     output:
         manifest=RESULTS / "data" / "manifest.csv",
-    params:
-        split=config["split"],
-        seed=config["seed"],
     log:
         RESULTS / "logs" / "ingest.log",
     conda:
         "../envs/data.yaml"
+    params:
+        split=config["split"],
+        seed=config["seed"],
     script:
         "../workflow_scripts/ingest.py"
 
@@ -39,12 +39,12 @@ rule augment:
     output:
         dataset=RESULTS / "data" / "dataset_b.csv",
         images=directory(RESULTS / "data" / "augmented"),
-    params:
-        augment=config["augment"],
-        seed=config["seed"],
     log:
         RESULTS / "logs" / "augment.log",
     conda:
         "../envs/data.yaml"
+    params:
+        augment=config["augment"],
+        seed=config["seed"],
     script:
         "../workflow_scripts/augment.py"

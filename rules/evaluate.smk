@@ -38,12 +38,12 @@ rule report:
             caption="../report/report.rst",
             category="Report",
         ),
-    params:
-        report=config["report"],
-        config=config,
     log:
         RESULTS / "logs" / "report.log",
     conda:
         "../envs/segment.yaml"
+    params:
+        report=config["report"],
+        config=config,
     script:
         "../workflow_scripts/report.py"

@@ -8,13 +8,13 @@ rule fuse:
         auto=auto_thresholds_input,
     output:
         [directory(RESULTS / "masks" / stage / "{shard}") for stage in FUSE_STAGES],
-    params:
-        fuse=config["fuse"],
-        stages=FUSE_STAGES,
     log:
         RESULTS / "logs" / "fuse" / "{shard}.log",
     conda:
         "../envs/segment.yaml"
+    params:
+        fuse=config["fuse"],
+        stages=FUSE_STAGES,
     script:
         "../workflow_scripts/fuse.py"
 
@@ -24,17 +24,20 @@ rule segment:
         manifest=RESULTS / "data" / "manifest.csv",
         maps=RESULTS / "attribution" / "{shard}",
     output:
-        masks=[directory(RESULTS / "masks" / stage / "{shard}") for stage in SEGMENT_STAGES],
+        masks=[
+            directory(RESULTS / "masks" / stage / "{shard}")
+            for stage in SEGMENT_STAGES
+        ],
         table=RESULTS / "segment" / "{shard}.csv",
+    log:
+        RESULTS / "logs" / "segment" / "{shard}.log",
+    conda:
+        "../envs/segment.yaml"
     params:
         segment=config["segment"],
         seeding=config["seeding"],
         methods=config["attribute"]["methods"],
         stages=SEGMENT_STAGES,
         seed=config["seed"],
-    log:
-        RESULTS / "logs" / "segment" / "{shard}.log",
-    conda:
-        "../envs/segment.yaml"
     script:
         "../workflow_scripts/segment.py"

@@ -16,12 +16,12 @@ rule threshold_study:
         outcome=RESULTS / "thresholds" / "by_outcome.csv",
         mann_whitney=RESULTS / "thresholds" / "mann_whitney.csv",
         auto=RESULTS / "thresholds" / "auto_thresholds.json",
-    params:
-        methods=config["attribute"]["methods"],
     log:
         RESULTS / "logs" / "threshold_study.log",
     conda:
         "../envs/segment.yaml"
+    params:
+        methods=config["attribute"]["methods"],
     script:
         "../workflow_scripts/threshold_study.py"
 

@@ -17,16 +17,16 @@ rule train:
             category="Classifier",
         ),
         predictions=RESULTS / "train" / "test_predictions.csv",
-    params:
-        train=config["train"],
-        seed=config["seed"],
-        device=config["device"],
-    threads: config["threads"]
-    resources:
-        **gpu_resources(),
     log:
         RESULTS / "logs" / "train.log",
     conda:
         "../envs/torch.yaml"
+    threads: config["threads"]
+    resources:
+        **gpu_resources(),
+    params:
+        train=config["train"],
+        seed=config["seed"],
+        device=config["device"],
     script:
         "../workflow_scripts/train.py"

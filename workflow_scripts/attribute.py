@@ -1,5 +1,7 @@
 """Rule attribute: attribution maps and deletion scores for one shard of images."""
 
+import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
+
 import pandas as pd
 import torch
 

@@ -1,5 +1,7 @@
 """Rule augment: class-balanced augmentation of train/val into dataset B."""
 
+import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
+
 import pandas as pd
 
 from xaicut.augment import build_dataset_b

@@ -1,5 +1,7 @@
 """Rule demo_data: write the seeded synthetic HAM10000-layout dataset."""
 
+import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
+
 from xaicut.demo_data import write_demo_dataset
 from xaicut.logs import setup_logging
 

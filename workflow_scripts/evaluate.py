@@ -1,5 +1,7 @@
 """Rule evaluate: Dice/Jaccard/accuracy/sensitivity/specificity per image, stage and class."""
 
+import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
+
 import pandas as pd
 
 from xaicut.metrics import evaluate_results

@@ -1,5 +1,7 @@
 """Rule faithfulness: all shards' deletion scores in one table, and their summary."""
 
+import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
+
 import pandas as pd
 
 from xaicut.faithfulness import summarise_deletion

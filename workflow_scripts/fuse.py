@@ -1,5 +1,7 @@
 """Rule fuse: per-method binary masks and the fused seed mask for one shard."""
 
+import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
+
 import json
 
 from xaicut.fuse import fuse_shard

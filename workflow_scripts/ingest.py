@@ -1,5 +1,7 @@
 """Rule ingest: validate the HAM10000 folder and write the split manifest."""
 
+import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
+
 from xaicut.ingest import build_manifest
 from xaicut.io import write_csv
 from xaicut.logs import setup_logging

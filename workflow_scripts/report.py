@@ -1,5 +1,7 @@
 """Rule report: the self-contained HTML report."""
 
+import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
+
 from pathlib import Path
 
 from xaicut.logs import setup_logging

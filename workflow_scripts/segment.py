@@ -1,5 +1,7 @@
 """Rule segment: Otsu baseline and GMM + graph cut per seed mode for one shard."""
 
+import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
+
 import pandas as pd
 
 from xaicut.graphcut import GraphCutParams

@@ -1,5 +1,7 @@
 """Rule threshold_study: Jaccard against threshold per method (paper 001) and the auto thresholds."""
 
+import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
+
 import json
 
 import pandas as pd

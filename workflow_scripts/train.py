@@ -1,5 +1,7 @@
 """Rule train: fit the classifier, save the best checkpoint, history and test report."""
 
+import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
+
 import torch
 
 from xaicut.train import train_and_report
