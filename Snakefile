@@ -23,5 +23,5 @@ include: "rules/evaluate.smk"
 rule all:
     default_target: True
     input:
-        RESULTS / "report" / "report.html",
-        RESULTS / "metrics" / "summary.csv",
+        RUN / "report" / "report.html",
+        RUN / "metrics" / "summary.csv",

@@ -12,6 +12,8 @@ validate(config, "../schemas/config.schema.yaml")
 check_consistency(config)
 
 RESULTS = Path(config["results_dir"])
+# Outputs from fuse on depend on cheap parameters: keyed by run name, side by side.
+RUN = RESULTS / "runs" / config["run"]
 DEMO = config["data_dir"] == "demo"
 DATA_DIR = RESULTS / "demo_data" if DEMO else Path(config["data_dir"])
 FUSE_STAGES = [*config["attribute"]["methods"], "fused"]
@@ -59,12 +61,12 @@ def auto_thresholds_input(wildcards):
 def stage_mask_dirs(wildcards):
     """Every per-shard mask folder that evaluate reads: fuse and segment stages."""
     stages = [*FUSE_STAGES, *SEGMENT_STAGES]
-    return [str(RESULTS / "masks" / s / sh) for s in stages for sh in test_shards()]
+    return [str(RUN / "masks" / s / sh) for s in stages for sh in test_shards()]
 
 
 def segment_tables(wildcards):
     """Per-shard graph-cut status tables."""
-    return [str(RESULTS / "segment" / f"{sh}.csv") for sh in test_shards()]
+    return [str(RUN / "segment" / f"{sh}.csv") for sh in test_shards()]
 
 
 wildcard_constraints:

@@ -7,19 +7,19 @@ rule evaluate:
         masks=stage_mask_dirs,
         segment=segment_tables,
     output:
-        per_image=RESULTS / "metrics" / "per_image.csv",
+        per_image=RUN / "metrics" / "per_image.csv",
         summary=report(
-            RESULTS / "metrics" / "summary.csv",
+            RUN / "metrics" / "summary.csv",
             caption="../report/summary.rst",
             category="Segmentation",
         ),
         per_class=report(
-            RESULTS / "metrics" / "summary_per_class.csv",
+            RUN / "metrics" / "summary_per_class.csv",
             caption="../report/summary_per_class.rst",
             category="Segmentation",
         ),
     log:
-        RESULTS / "logs" / "evaluate.log",
+        RUN / "logs" / "evaluate.log",
     conda:
         "../envs/segment.yaml"
     script:
@@ -34,16 +34,17 @@ rule report:
         rules.faithfulness.output,
     output:
         report(
-            RESULTS / "report" / "report.html",
+            RUN / "report" / "report.html",
             caption="../report/report.rst",
             category="Report",
         ),
     log:
-        RESULTS / "logs" / "report.log",
+        RUN / "logs" / "report.log",
     conda:
         "../envs/segment.yaml"
     params:
         report=config["report"],
         config=config,
+        results=str(RESULTS),
     script:
         "../workflow_scripts/report.py"

@@ -7,9 +7,9 @@ rule fuse:
         maps=RESULTS / "attribution" / "{shard}",
         auto=auto_thresholds_input,
     output:
-        [directory(RESULTS / "masks" / stage / "{shard}") for stage in FUSE_STAGES],
+        [directory(RUN / "masks" / stage / "{shard}") for stage in FUSE_STAGES],
     log:
-        RESULTS / "logs" / "fuse" / "{shard}.log",
+        RUN / "logs" / "fuse" / "{shard}.log",
     conda:
         "../envs/segment.yaml"
     params:
@@ -25,12 +25,12 @@ rule segment:
         maps=RESULTS / "attribution" / "{shard}",
     output:
         masks=[
-            directory(RESULTS / "masks" / stage / "{shard}")
+            directory(RUN / "masks" / stage / "{shard}")
             for stage in SEGMENT_STAGES
         ],
-        table=RESULTS / "segment" / "{shard}.csv",
+        table=RUN / "segment" / "{shard}.csv",
     log:
-        RESULTS / "logs" / "segment" / "{shard}.log",
+        RUN / "logs" / "segment" / "{shard}.log",
     conda:
         "../envs/segment.yaml"
     params:

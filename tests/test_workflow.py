@@ -16,6 +16,7 @@ from conftest import REPO
 from xaicut.attribution_store import read_attribution
 from xaicut.metrics import SUMMARY_COLUMNS
 
+RUN = Path("runs") / "default"
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--cores", "2", "--snakefile", str(REPO / "Snakefile")]
 TINY = {
     "data_dir": "demo",
@@ -69,23 +70,23 @@ def finished_run(tmp_path_factory) -> tuple[Path, Path]:
 def test_outputs_follow_contracts(finished_run):
     _, results = finished_run
     manifest = pd.read_csv(results / "data" / "manifest.csv")
-    summary = pd.read_csv(results / "metrics" / "summary.csv")
+    summary = pd.read_csv(results / RUN / "metrics" / "summary.csv")
     assert list(summary.columns) == list(SUMMARY_COLUMNS)
     assert list(summary.stage) == ["gradcam", "shap", "fused", "otsu", "graphcut",
                                   "graphcut_trimap_otsu", "graphcut_and"]
     n_test = int((manifest.split == "test").sum())
     assert (summary.n_images == n_test).all()
-    per_image = pd.read_csv(results / "metrics" / "per_image.csv")
+    per_image = pd.read_csv(results / RUN / "metrics" / "per_image.csv")
     assert per_image[["dice", "jaccard"]].apply(lambda c: c.between(0, 1)).all().all()
     n_val = int((manifest.split == "val").sum())
     maps = sorted((results / "attribution").glob("*/*.h5"))
     assert len(maps) == 2 * (n_test + n_val)                 # validation maps feed the study
     assert len(list((results / "attribution").glob("test*/*.h5"))) == 2 * n_test
     assert read_attribution(maps[0]).checkpoint_sha256
-    status = pd.concat(pd.read_csv(p) for p in (results / "segment").glob("test*.csv"))
+    status = pd.concat(pd.read_csv(p) for p in (results / RUN / "segment").glob("test*.csv"))
     assert len(status) == 3 * n_test                 # one row per image and seed mode
     assert set(status.stage) == {"graphcut", "graphcut_trimap_otsu", "graphcut_and"}
-    html = (results / "report" / "report.html").read_text()
+    html = (results / RUN / "report" / "report.html").read_text()
     assert "graphcut" in html and "data:image/png;base64" in html
     assert "Best threshold per method and class" in html and "Deletion faithfulness" in html
 
@@ -123,7 +124,7 @@ def test_graph_cut_parameter_reruns_only_segment_and_after(finished_run, tmp_pat
     changed = write_config(tmp_path / "changed.yaml", results,
                            segment={**TINY["segment"], "pairwise_weight": 5.0})
     jobs = planned_jobs(run(changed, "--dry-run"))
-    n_shards = len(list((results / "segment").glob("test*.csv")))
+    n_shards = len(list((results / RUN / "segment").glob("test*.csv")))
     assert jobs == {"segment": n_shards, "evaluate": 1, "report": 1, "all": 1}
 
 
@@ -141,9 +142,38 @@ def test_auto_threshold_reruns_fuse_from_the_study(finished_run, tmp_path):
     config, results = finished_run
     changed = write_config(tmp_path / "changed.yaml", results, fuse={"threshold_method": "auto"})
     output = run(changed, "--dry-run")
-    n_shards = len(list((results / "segment").glob("test*.csv")))
+    n_shards = len(list((results / RUN / "segment").glob("test*.csv")))
     assert planned_jobs(output) == {"fuse": n_shards, "evaluate": 1, "report": 1, "all": 1}
     assert "auto_thresholds.json" in output
+
+
+@pytest.mark.slow
+def test_training_parameter_reruns_train_and_after_but_not_the_data(finished_run, tmp_path):
+    config, results = finished_run
+    changed = write_config(tmp_path / "changed.yaml", results, train={**TINY["train"], "lr": 0.02})
+    jobs = planned_jobs(run(changed, "--dry-run"))
+    assert "ingest" not in jobs and "augment" not in jobs and "demo_data" not in jobs
+    assert jobs["train"] == 1 and jobs["report"] == 1
+    assert jobs["attribute"] == len(list((results / "attribution").iterdir()))
+
+
+@pytest.mark.slow
+def test_a_second_run_name_reuses_model_and_maps(finished_run, tmp_path):
+    """Two graph-cut settings side by side: a new run name recomputes fuse onwards only, and
+    leaves the first run's outputs in place."""
+    config, results = finished_run
+    changed = write_config(tmp_path / "other.yaml", results, run="strong_smoothing",
+                           segment={**TINY["segment"], "pairwise_weight": 30.0})
+    output = run(changed)
+    jobs = planned_jobs(output)
+    n_shards = len(list((results / RUN / "segment").glob("test*.csv")))
+    assert jobs == {"fuse": n_shards, "segment": n_shards, "evaluate": 1, "report": 1, "all": 1}
+    other = results / "runs" / "strong_smoothing"
+    assert (other / "report" / "report.html").is_file()
+    first = pd.read_csv(results / RUN / "metrics" / "summary.csv")
+    second = pd.read_csv(other / "metrics" / "summary.csv")
+    assert list(first.stage) == list(second.stage)
+    assert planned_jobs(run(config, "--dry-run")) == {}  # the first run is still complete
 
 
 @pytest.mark.slow

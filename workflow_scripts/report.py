@@ -8,6 +8,6 @@ from xaicut.logs import setup_logging
 from xaicut.report import build_report
 
 setup_logging(snakemake.log[0])
-results_dir = Path(snakemake.output[0]).parents[1]
-build_report(results_dir, snakemake.output[0], n_examples=snakemake.params.report["n_examples"],
-             config=snakemake.params.config)
+build_report(snakemake.params.results, snakemake.output[0],
+             n_examples=snakemake.params.report["n_examples"], config=snakemake.params.config,
+             run_dir=Path(snakemake.output[0]).parents[1])

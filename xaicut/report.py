@@ -5,7 +5,7 @@ directory and writes a single HTML file whose figures are embedded as base64 PNG
 can be archived or mailed on its own. The page carries no timestamps: the same results give the
 same bytes. Missing optional inputs turn into a short note instead of an error.
 
-CLI: ``python -m xaicut.report RESULTS_DIR OUT_HTML [--n-examples N]``.
+CLI: ``python -m xaicut.report RESULTS_DIR OUT_HTML [--run NAME] [--n-examples N]``.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ TABLE_PATHS = {
     "deletion": "faithfulness/summary.csv",
 }
 AUTO_THRESHOLDS = "thresholds/auto_thresholds.json"
+RUN_TABLES = ("summary", "per_class", "per_image")
+"""Tables of one run name (under ``results/runs/<run>/``); the others are shared by all runs."""
 COUNT_COLUMNS = ("n_images", "support", "epoch", "n_correct", "n_wrong")
 MAP_TITLES = {"gradcam": "Grad-CAM map", "gradcampp": "Grad-CAM++ map", "xgradcam": "XGradCAM map",
               "layercam": "LayerCAM map", "eigencam": "EigenCAM map", "scorecam": "ScoreCAM map",
@@ -96,6 +98,16 @@ class RunTables:
 
 
 @dataclass(frozen=True)
+class RunDirs:
+    """Where the report's inputs live: ``shared`` holds data, model, attribution maps and the
+    threshold study; ``run`` the masks and metrics of one run name (both the same folder for a
+    flat results tree)."""
+
+    shared: Path
+    run: Path
+
+
+@dataclass(frozen=True)
 class Example:
     """One example row: thumbnails of an image and of its maps and masks, plus its labels.
 
@@ -123,11 +135,12 @@ def read_optional_csv(path: Path) -> pd.DataFrame | None:
     return None if table.empty else table
 
 
-def load_tables(results_dir: Path) -> RunTables:
-    """Read every CSV the report uses from ``results_dir``."""
-    return RunTables(
-        **{name: read_optional_csv(results_dir / rel) for name, rel in TABLE_PATHS.items()}
-    )
+def load_tables(dirs: RunDirs) -> RunTables:
+    """Read every CSV the report uses (``RUN_TABLES`` from the run folder, the rest shared)."""
+    return RunTables(**{
+        name: read_optional_csv((dirs.run if name in RUN_TABLES else dirs.shared) / rel)
+        for name, rel in TABLE_PATHS.items()
+    })
 
 
 def stage_order(tables: RunTables) -> list[str]:
@@ -340,9 +353,9 @@ def pick_examples(per_image: pd.DataFrame, n: int, stage: str) -> list[str]:
     return ranked["image_id"].iloc[np.unique(positions)].tolist()
 
 
-def find_shard(results_dir: Path, image_id: str) -> str | None:
+def find_shard(run_dir: Path, image_id: str) -> str | None:
     """The shard holding an image's masks (found via its fused mask), or ``None``."""
-    hits = sorted((results_dir / "masks" / "fused").glob(f"*/{image_id}.png"))
+    hits = sorted((run_dir / "masks" / "fused").glob(f"*/{image_id}.png"))
     return hits[0].parent.name if hits else None
 
 
@@ -357,12 +370,12 @@ def thumbnail_mask(mask: np.ndarray) -> np.ndarray:
     return thumbnail(mask.astype(np.uint8) * 255) > 127
 
 
-def read_example_masks(results_dir: Path, shard: str | None, image_id: str,
+def read_example_masks(run_dir: Path, shard: str | None, image_id: str,
                        stages: list[str], truth_path: Path) -> dict[str, np.ndarray]:
     """Thumbnail masks of every stage found on disk, plus the ground truth if it exists."""
     paths = {TRUTH: truth_path}
     if shard is not None:
-        paths |= {s: results_dir / "masks" / s / shard / f"{image_id}.png" for s in stages}
+        paths |= {s: run_dir / "masks" / s / shard / f"{image_id}.png" for s in stages}
     return {key: thumbnail_mask(read_mask(p)) for key, p in paths.items() if p.is_file()}
 
 
@@ -383,7 +396,7 @@ def predicted_dx(predictions: pd.DataFrame | None, image_id: str) -> str:
     return str(hits.iloc[0]) if len(hits) else "n/a"
 
 
-def load_example(results_dir: Path, image_id: str, tables: RunTables,
+def load_example(dirs: RunDirs, image_id: str, tables: RunTables,
                  stages: list[str]) -> Example | None:
     """Gather one example's thumbnails and labels; ``None`` when its image is not available."""
     records = tables.manifest[tables.manifest["image_id"] == image_id]
@@ -395,15 +408,15 @@ def load_example(results_dir: Path, image_id: str, tables: RunTables,
     except ValueError:
         return None
     rows = tables.per_image[tables.per_image["image_id"] == image_id]
-    shard = find_shard(results_dir, image_id)
+    shard = find_shard(dirs.run, image_id)
     return Example(
         image_id=image_id,
         dx=str(record["dx"]),
         predicted_dx=predicted_dx(tables.predictions, image_id),
         dice=dict(zip(rows["stage"].astype(str), rows["dice"])),
         image=image,
-        maps=read_example_maps(results_dir, shard, image_id),
-        masks=read_example_masks(results_dir, shard, image_id, stages, Path(record["mask_path"])),
+        maps=read_example_maps(dirs.shared, shard, image_id),
+        masks=read_example_masks(dirs.run, shard, image_id, stages, Path(record["mask_path"])),
     )
 
 
@@ -500,7 +513,7 @@ def example_grid_figure(examples: list[Example], columns: dict[str, str],
     return fig
 
 
-def examples_section(results_dir: Path, tables: RunTables, stages: list[str],
+def examples_section(dirs: RunDirs, tables: RunTables, stages: list[str],
                      n_examples: int) -> str:
     """Example rows as in paper 000 Figs 2–5, chosen across the graph-cut Dice range."""
     if tables.per_image is None or tables.manifest is None:
@@ -508,7 +521,7 @@ def examples_section(results_dir: Path, tables: RunTables, stages: list[str],
         return section("examples", [missing])
     stage = ranking_stage(stages)
     ids = pick_examples(tables.per_image, n_examples, stage)
-    loaded = [load_example(results_dir, i, tables, stages) for i in ids]
+    loaded = [load_example(dirs, i, tables, stages) for i in ids]
     examples = [e for e in loaded if e is not None]
     notes = [f"{i}: image not in the manifest or unreadable; row skipped."
              for i, e in zip(ids, loaded) if e is None]
@@ -635,31 +648,39 @@ def build_report(
     n_examples: int = 8,
     title: str = "xaicut report",
     config: dict | None = None,
+    run_dir: str | os.PathLike | None = None,
 ) -> None:
-    """Write the self-contained HTML report of the run in ``results_dir`` to ``out_html``."""
-    results = Path(results_dir)
-    tables = load_tables(results)
+    """Write the self-contained HTML report of a run to ``out_html``.
+
+    ``results_dir``: the workflow's results folder (data, model, maps, threshold study);
+    ``run_dir``: the run's folder with masks and metrics (``results_dir/runs/<run>``;
+    None = ``results_dir`` itself, a flat tree).
+    """
+    dirs = RunDirs(Path(results_dir), Path(run_dir if run_dir is not None else results_dir))
+    tables = load_tables(dirs)
     stages = stage_order(tables)
     sections = [
         header_section(title, tables, stages, config),
         summary_section(tables, stages),
         per_class_section(tables, stages),
-        attribution_section(tables, results),
+        attribution_section(tables, dirs.shared),
         classifier_section(tables),
-        examples_section(results, tables, stages, n_examples),
+        examples_section(dirs, tables, stages, n_examples),
     ]
     with atomic_path(out_html) as tmp:
         tmp.write_text(page(title, sections), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> None:
-    """CLI: ``python -m xaicut.report RESULTS_DIR OUT_HTML [--n-examples N]``."""
+    """CLI: ``python -m xaicut.report RESULTS_DIR OUT_HTML [--run NAME] [--n-examples N]``."""
     parser = argparse.ArgumentParser(description="Write the HTML report of an xaicut run.")
-    parser.add_argument("results_dir", type=Path, help="the run's results directory")
+    parser.add_argument("results_dir", type=Path, help="the workflow's results directory")
     parser.add_argument("out_html", type=Path, help="the HTML file to write")
+    parser.add_argument("--run", help="run name: masks and metrics under RESULTS_DIR/runs/NAME")
     parser.add_argument("--n-examples", type=int, default=8, help="example rows (default 8)")
     args = parser.parse_args(argv)
-    build_report(args.results_dir, args.out_html, n_examples=args.n_examples)
+    run_dir = args.results_dir / "runs" / args.run if args.run else None
+    build_report(args.results_dir, args.out_html, n_examples=args.n_examples, run_dir=run_dir)
 
 
 if __name__ == "__main__":
