@@ -32,6 +32,7 @@ rule report:
         rules.train.output,
         rules.threshold_study.output,
         rules.faithfulness.output,
+        manifest=RESULTS / "data" / "manifest.csv",
     output:
         report(
             RUN / "report" / "report.html",
@@ -45,6 +46,5 @@ rule report:
     params:
         report=config["report"],
         config=config,
-        results=str(RESULTS),
     script:
         "../workflow_scripts/report.py"

@@ -24,10 +24,7 @@ rule segment:
         manifest=RESULTS / "data" / "manifest.csv",
         maps=RESULTS / "attribution" / "{shard}",
     output:
-        masks=[
-            directory(RUN / "masks" / stage / "{shard}")
-            for stage in SEGMENT_STAGES
-        ],
+        masks=[directory(RUN / "masks" / stage / "{shard}") for stage in SEGMENT_STAGES],
         table=RUN / "segment" / "{shard}.csv",
     log:
         RUN / "logs" / "segment" / "{shard}.log",

@@ -337,11 +337,11 @@ def slurm_run(slurm_cluster, tmp_path_factory):
 @needs_slurm
 def test_workflow_outputs_from_slurm_jobs(slurm_run):
     results = slurm_run["results"]
-    summary = pd.read_csv(results / "metrics" / "summary.csv")
+    summary = pd.read_csv(results / "runs" / "default" / "metrics" / "summary.csv")
     assert list(summary.stage) == STAGES
     manifest = pd.read_csv(results / "data" / "manifest.csv")
     assert (summary.n_images == int((manifest.split == "test").sum())).all()
-    html = (results / "report" / "report.html").read_text()
+    html = (results / "runs" / "default" / "report" / "report.html").read_text()
     assert "graphcut" in html and "data:image/png;base64" in html
     # nothing left to do for Snakemake: the SLURM jobs recorded complete outputs
     out = snakemake("--configfile", str(slurm_run["config"]), *slurm_run["profiles"],

@@ -8,6 +8,6 @@ from xaicut.logs import setup_logging
 from xaicut.report import build_report
 
 setup_logging(snakemake.log[0])
-build_report(snakemake.params.results, snakemake.output[0],
+build_report(Path(snakemake.input.manifest).parents[1], snakemake.output[0],
              n_examples=snakemake.params.report["n_examples"], config=snakemake.params.config,
              run_dir=Path(snakemake.output[0]).parents[1])
