@@ -22,6 +22,15 @@ from xaicut.metrics import mask_metrics
 SAMPLE = REPO / "tests" / "data" / "ham10000_sample"
 
 
+def sample_images() -> list[tuple[np.ndarray, np.ndarray]]:
+    """(image, truth) of the 5 real HAM10000 test images."""
+    pairs = []
+    for path in sorted((SAMPLE / "HAM10000_images_part_1").glob("*.jpg")):
+        masks = SAMPLE / "HAM10000_segmentations_lesion_tschandl"
+        pairs.append((read_rgb(path), read_mask(masks / f"{path.stem}_segmentation.png")))
+    return pairs
+
+
 def ellipse_scene(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A dark ellipse on a light textured background with RGB noise sigma 20: (image, truth)."""
     rng = np.random.default_rng(seed)
@@ -179,11 +188,7 @@ def test_invalid_params_raise(bad):
 def test_real_lesions_from_eroded_shifted_seeds():
     """On the 5 real HAM10000 images a degraded ground-truth seed is refined towards the truth."""
     dice_scores, seed_scores = [], []
-    for path in sorted((SAMPLE / "HAM10000_images_part_1").glob("*.jpg")):
-        image = read_rgb(path)
-        truth = read_mask(
-            SAMPLE / "HAM10000_segmentations_lesion_tschandl" / f"{path.stem}_segmentation.png"
-        )
+    for image, truth in sample_images():
         seed = cv2.erode(truth.astype(np.uint8), np.ones((41, 41), np.uint8)) > 0
         seed = np.roll(seed, (12, -15), axis=(0, 1))
         result = graph_cut_refine(image, seed, GraphCutParams())

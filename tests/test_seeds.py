@@ -5,10 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import REPO
-from test_graphcut import dice, ellipse_scene
+from test_graphcut import SAMPLE, dice, ellipse_scene, sample_images
 from xaicut.graphcut import GraphCutParams, graph_cut_refine
-from xaicut.io import read_mask, read_rgb
 from xaicut.seeds import (
     SEED_MODES,
     Seed,
@@ -23,9 +21,6 @@ from xaicut.seeds import (
     vignette_mask,
 )
 
-SAMPLE = REPO / "tests" / "data" / "ham10000_sample"
-
-
 def vignetted_scene(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """:func:`ellipse_scene` seen through a round field of view: black corners, soft rim."""
     image, truth = ellipse_scene(seed)
@@ -39,15 +34,6 @@ def map_from_truth(truth: np.ndarray, grid: int = 7, noise: float = 0.15,
                    seed: int = 0) -> np.ndarray:
     """A coarse attribution map: truth area-pooled to grid x grid, Gaussian noise, bilinear up."""
     return simulated_map(truth, grid, noise, np.random.default_rng(seed))
-
-
-def sample_images() -> list[tuple[np.ndarray, np.ndarray]]:
-    """(image, truth) of the 5 real HAM10000 test images."""
-    pairs = []
-    for path in sorted((SAMPLE / "HAM10000_images_part_1").glob("*.jpg")):
-        masks = SAMPLE / "HAM10000_segmentations_lesion_tschandl"
-        pairs.append((read_rgb(path), read_mask(masks / f"{path.stem}_segmentation.png")))
-    return pairs
 
 
 # --- vignette and Otsu seed -------------------------------------------------------------------
