@@ -14,6 +14,12 @@ from xaicut.faithfulness import (
 )
 
 
+def softmax(model: nn.Module, batch: torch.Tensor) -> np.ndarray:
+    """The class probabilities (B, classes) a caller of deletion_scores already has."""
+    with torch.no_grad():
+        return torch.softmax(model(batch), 1).numpy()
+
+
 def test_top_fraction_mask_takes_exactly_the_highest_pixels():
     scores = torch.arange(20, dtype=torch.float32).reshape(1, 4, 5)
     mask = top_fraction_mask(scores, 0.25)
@@ -39,7 +45,8 @@ def test_a_map_on_the_decisive_pixels_beats_random_and_wrong_maps():
     right[:, :8, :8] = 1.0
     wrong = np.zeros((3, 32, 32), np.float32)
     wrong[:, -8:, -8:] = 1.0
-    table = deletion_scores(CornerDetector(), batch, ["a", "b", "c"],
+    model = CornerDetector()
+    table = deletion_scores(model, batch, softmax(model, batch), ["a", "b", "c"],
                             {"right": right, "wrong": wrong}, [0.0625],
                             torch.Generator().manual_seed(0))
     assert list(table.columns) == list(DELETION_COLUMNS) and len(table) == 9
@@ -57,6 +64,6 @@ def test_a_map_on_the_decisive_pixels_beats_random_and_wrong_maps():
 def test_random_baseline_is_seeded():
     batch = torch.rand(2, 3, 16, 16)
     model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 4))
-    runs = [deletion_scores(model, batch, ["a", "b"], {}, [0.2, 0.5],
+    runs = [deletion_scores(model, batch, softmax(model, batch), ["a", "b"], {}, [0.2, 0.5],
                             torch.Generator().manual_seed(7)) for _ in range(2)]
     assert runs[0].equals(runs[1]) and set(runs[0].method) == {"random"}

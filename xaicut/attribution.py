@@ -246,7 +246,7 @@ def attribute_shard(rows: pd.DataFrame, manifest: pd.DataFrame, checkpoint: str 
                     true_class=int(rec.label), checkpoint_sha256=sha, method_params=explainer.params())
                 write_attribution(item, attribution_path(out_dir, rec.image_id, explainer.name))
         if cfg["deletion_fractions"]:
-            deletion.append(deletion_scores(model, batch, list(chunk.image_id), maps,
+            deletion.append(deletion_scores(model, batch, probs, list(chunk.image_id), maps,
                                             cfg["deletion_fractions"], generator))
     log.info("wrote %d images x %d methods to %s", len(rows), len(explainers), out_dir)
     return pd.concat(deletion) if deletion else pd.DataFrame(columns=list(DELETION_COLUMNS))

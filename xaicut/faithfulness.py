@@ -50,18 +50,18 @@ def predicted_probability(model: nn.Module, batch: torch.Tensor, classes: torch.
     return probs.gather(1, classes[:, None])[:, 0].cpu().numpy()
 
 
-def deletion_scores(model: nn.Module, batch: torch.Tensor, image_ids: Sequence[str],
-                    maps: dict[str, np.ndarray], fractions: Sequence[float],
-                    generator: torch.Generator) -> pd.DataFrame:
+def deletion_scores(model: nn.Module, batch: torch.Tensor, probabilities: np.ndarray,
+                    image_ids: Sequence[str], maps: dict[str, np.ndarray],
+                    fractions: Sequence[float], generator: torch.Generator) -> pd.DataFrame:
     """Deletion table (module docstring) for one batch.
 
-    ``batch``: model inputs (B, C, h, w) on the model's device; ``maps``: per method float maps
-    (B, h, w) at input size; ``generator``: seeded CPU generator of the random baseline.
+    ``batch``: model inputs (B, C, h, w) on the model's device; ``probabilities``: the model's
+    softmax output (B, classes) for ``batch``, already computed by the caller; ``maps``: per
+    method float maps (B, h, w) at input size; ``generator``: seeded CPU generator of the random
+    baseline.
     """
-    with torch.no_grad():
-        probs = torch.softmax(model(batch), 1)
-    predicted = probs.argmax(1)
-    original = probs.gather(1, predicted[:, None])[:, 0].cpu().numpy()
+    predicted = torch.as_tensor(probabilities.argmax(1), device=batch.device)
+    original = probabilities[np.arange(len(probabilities)), probabilities.argmax(1)]
     blurred = blurred_copy(batch)
     shape = (batch.shape[0], *batch.shape[-2:])
     scores = {name: torch.as_tensor(values, dtype=torch.float32) for name, values in maps.items()}
