@@ -32,10 +32,10 @@ def split_shards(manifest: pd.DataFrame, shard_size: int, split: str) -> list[st
 
 def shard_rows(manifest: pd.DataFrame, shard: str, shard_size: int) -> pd.DataFrame:
     """Return the manifest rows in ``shard`` (its split's images sorted by image id)."""
-    match = re.fullmatch(r"([a-z]+)([0-9]+)", shard)
-    if match is None or not re.fullmatch(SHARD_PATTERN, shard):
+    if not re.fullmatch(SHARD_PATTERN, shard):
         raise ValueError(f"not a shard name: {shard!r} (expected e.g. test000 or val000)")
-    split, index = match[1], int(match[2])
+    split = shard.rstrip("0123456789")
+    index = int(shard[len(split):])
     rows = manifest[manifest.split == split].sort_values("image_id")
     return rows.iloc[index * shard_size : (index + 1) * shard_size]
 
