@@ -6,10 +6,15 @@ import pandas as pd
 from snakemake.utils import validate
 
 from xaicut.config import check_consistency
+from xaicut.model import check_pretrained_weights
 from xaicut.shards import SHARD_PATTERN, split_shards, segment_stage_names
 
 validate(config, "../schemas/config.schema.yaml")
 check_consistency(config)
+# A bad weights file stops the run now, not after ingest.
+WEIGHTS = config["train"]["pretrained_weights"]
+if WEIGHTS:
+    check_pretrained_weights(WEIGHTS, config["train"]["arch"])
 
 RESULTS = Path(config["results_dir"])
 # Outputs from fuse on depend on cheap parameters: keyed by run name, side by side.

@@ -22,6 +22,7 @@ checkpoint ingest:
         data=DATA_DIR,
     output:
         manifest=RESULTS / "data" / "manifest.csv",
+        rejected=RESULTS / "data" / "rejected.csv",
     log:
         RESULTS / "logs" / "ingest.log",
     conda:
@@ -29,6 +30,7 @@ checkpoint ingest:
     params:
         split=config["split"],
         seed=config["seed"],
+        on_bad_input=config["on_bad_input"],
     script:
         "../workflow_scripts/ingest.py"
 

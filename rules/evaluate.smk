@@ -33,6 +33,7 @@ rule report:
         rules.threshold_study.output,
         rules.faithfulness.output,
         manifest=RESULTS / "data" / "manifest.csv",
+        rejected=RESULTS / "data" / "rejected.csv",
     output:
         report(
             RUN / "report" / "report.html",

@@ -28,5 +28,6 @@ rule train:
         train=config["train"],
         seed=config["seed"],
         device=config["device"],
+        resume=RESULTS / "train" / "last_epoch.pt",  # exists while a training job is unfinished
     script:
         "../workflow_scripts/train.py"

@@ -1,10 +1,14 @@
-"""Workflow conventions: `snakemake --lint` has nothing to report and `snakefmt --check` is clean."""
+"""Workflow conventions: `snakemake --lint` has nothing to report, `snakefmt --check` is clean,
+outputs are written atomically, and nothing evaluates text as code."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from conftest import REPO
 
@@ -23,3 +27,26 @@ def test_snakefmt_check_is_clean():
     proc = subprocess.run([str(BIN / "snakefmt"), "--check", *files], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+SOURCES = sorted([*(REPO / "xaicut").glob("*.py"), *(REPO / "workflow_scripts").glob("*.py")])
+WRITE_CALL = re.compile(r"\.to_csv\(|imwrite\(|torch\.save\(|\.savefig\(|write_text\(|"
+                        r"write_bytes\(|h5py\.File\([^)]*[\"']w|open\([^)]*[\"'][wa]")
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_files_are_written_through_a_temporary_path(path):
+    """Outside xaicut/io.py every write goes to ``tmp`` (``atomic_path``) or an in-memory buffer,
+    so a killed job never leaves a truncated output (docs/bad-inputs.md)."""
+    if path.name == "io.py":
+        return
+    direct = [f"{path.name}:{n}: {line.strip()}"
+              for n, line in enumerate(path.read_text().splitlines(), 1)
+              if WRITE_CALL.search(line) and not re.search(r"\btmp\b|buffer", line)]
+    assert direct == []
+
+
+@pytest.mark.parametrize("path", [*SOURCES, REPO / "Snakefile", *(REPO / "rules").glob("*.smk")],
+                         ids=lambda p: p.name)
+def test_no_eval_or_exec(path):
+    assert not re.search(r"(?<![\w.])(eval|exec)\(", path.read_text()), path

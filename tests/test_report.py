@@ -67,6 +67,9 @@ def write_stage_outputs(root: Path, image_id: str, dx: str, shard: str, predicte
         write_mask(mask, root / "masks" / stage / shard / f"{image_id}.png")
 
 
+REJECTED_PROBLEM = "image file is empty (0 bytes)"
+
+
 def metric_row(dice: float) -> dict[str, float]:
     """Made-up metric values derived from a Dice score."""
     return {"dice": dice, "jaccard": dice / (2 - dice), "accuracy": 0.9,
@@ -82,6 +85,8 @@ def write_tables(root: Path, paths: dict[str, tuple[Path, Path]]) -> None:
          "mask_path": str(paths[i][1]), "width": WIDTH, "height": HEIGHT}
         for k, i in enumerate(ids)
     ]), root / "data" / "manifest.csv")
+    write_csv(pd.DataFrame([{"image_id": "ISIC_0099999", "file": "/data/ISIC_0099999.jpg",
+                             "problem": REJECTED_PROBLEM}]), root / "data" / "rejected.csv")
     per_image = pd.DataFrame([
         {"image_id": i, "dx": IMAGES[i][0], "stage": s, **metric_row(0.2 + 0.15 * k + 0.03 * j)}
         for k, i in enumerate(ids) for j, s in enumerate(STAGES)
@@ -122,6 +127,10 @@ def make_results(root: Path) -> Path:
         write_stage_outputs(root, image_id, dx, shard, predicted, k)
     write_tables(root, paths)
     return root
+
+
+def test_report_lists_the_inputs_ingest_left_out(report_html):
+    assert "Inputs left out by ingest: 1" in report_html and REJECTED_PROBLEM in report_html
 
 
 REPORT_OPTIONS = {"n_examples": 3, "config": {"fuse": {"mode": "and"}}}

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -70,6 +74,7 @@ def finished_run(tmp_path_factory) -> tuple[Path, Path]:
 def test_outputs_follow_contracts(finished_run):
     _, results = finished_run
     manifest = pd.read_csv(results / "data" / "manifest.csv")
+    assert pd.read_csv(results / "data" / "rejected.csv").empty   # the demo data has no bad input
     summary = pd.read_csv(results / RUN / "metrics" / "summary.csv")
     assert list(summary.columns) == list(SUMMARY_COLUMNS)
     assert list(summary.stage) == ["gradcam", "shap", "fused", "otsu", "graphcut",
@@ -185,3 +190,51 @@ def test_snakemake_report_packages_registered_outputs(finished_run, tmp_path):
     names = zipfile.ZipFile(tmp_path / "report.zip").namelist()
     for expected in ("summary.csv", "classification_report.csv", "report.html"):
         assert any(n.endswith(expected) for n in names), names
+
+
+@pytest.mark.slow
+def test_every_output_stays_inside_the_results_dir(finished_run):
+    config, results = finished_run
+    lines = run(config, "--summary").splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("output_file\t"))
+    rows = [line.split("\t") for line in lines[header + 1:] if "\t" in line]
+    paths = [Path(r[0]) for r in rows] + [Path(p) for r in rows for p in r[3].split(",") if p.strip() and p != "-"]
+    assert len(rows) > 20
+    outside = [p for p in paths if not (REPO / p).resolve().is_relative_to(results.resolve())]
+    assert outside == []
+
+
+def kill_when(config: Path, reached: Callable[[], bool]) -> None:
+    """Run the workflow and SIGKILL its whole process group as soon as ``reached()`` holds."""
+    proc = subprocess.Popen([*SNAKEMAKE, "--configfile", str(config)], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 600
+    while not reached():
+        assert proc.poll() is None, "the workflow ended before the kill point"
+        assert time.monotonic() < deadline, "kill point not reached in 10 minutes"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    run(config, "--unlock")  # a killed Snakemake leaves its lock behind
+
+
+@pytest.mark.slow
+def test_killed_workflow_reruns_to_identical_metrics(finished_run, tmp_path):
+    """SIGKILL during training, attribution and segmentation; each rerun picks up the killed
+    stage; the final metrics are byte-identical to the uninterrupted run's (same seed)."""
+    _, reference = finished_run
+    results = tmp_path / "results"
+    config = write_config(tmp_path / "tiny.yaml", results)
+
+    kill_when(config, lambda: (results / "train" / "last_epoch.pt").exists())
+    assert not (results / "train" / "model.pt").exists()
+    kill_when(config, lambda: any((results / "attribution").glob("*/*.h5")))
+    assert "resuming after epoch 1" in (results / "logs" / "train.log").read_text()
+    kill_when(config, lambda: any((results / RUN / "masks" / "graphcut").glob("*/*.png")))
+    assert not (results / RUN / "metrics" / "summary.csv").exists()
+    jobs = planned_jobs(run(config))
+    assert jobs["segment"] >= 1 and "train" not in jobs
+    for name in ("summary.csv", "per_image.csv"):
+        ours = (results / RUN / "metrics" / name).read_bytes()
+        assert ours == (reference / RUN / "metrics" / name).read_bytes(), name

@@ -10,4 +10,5 @@ from xaicut.logs import setup_logging
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 train_and_report(snakemake.input.dataset, snakemake.output, snakemake.params.train,
-                 device=snakemake.params.device, seed=snakemake.params.seed)
+                 device=snakemake.params.device, seed=snakemake.params.seed,
+                 resume_path=snakemake.params.resume)

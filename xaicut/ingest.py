@@ -1,19 +1,28 @@
 """Stage ``ingest``: validate a HAM10000 release folder and write the split manifest.
 
-Input: the release layout (``docs/data-contracts.md`` §0). Output: ``manifest.csv`` (§1) with a
-lesion-grouped, class-stratified train/val/test split. Every problem found is reported with the file
-it concerns before any expensive stage runs.
+Input: the release layout (``docs/data-contracts.md`` §0). Outputs: ``manifest.csv`` (§1) with a
+lesion-grouped, class-stratified train/val/test split, and ``rejected.csv`` (§1b) listing every
+input left out and why. Every problem is found here, with the file it concerns, before any
+expensive stage runs; ``docs/bad-inputs.md`` lists the cases.
+
+Problems of the whole metadata file (missing, empty, not UTF-8, a required column missing) always
+raise ``DatasetError``. Problems of one image (its metadata row, image file or mask) raise under
+the policy ``on_bad_input: error`` and exclude the image under ``skip``. Image and mask files with
+no metadata row are never used; they are listed in ``rejected.csv`` under either policy.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
+from PIL import Image
 from tqdm import tqdm
 
 from xaicut import CLASSES
@@ -23,83 +32,210 @@ log = logging.getLogger(__name__)
 METADATA_FILE = "HAM10000_metadata.csv"
 IMAGE_GLOB = "HAM10000_images_part_*/*.jpg"
 MASK_DIR = "HAM10000_segmentations_lesion_tschandl"
+MASK_SUFFIX = "_segmentation"
 METADATA_COLUMNS = ("lesion_id", "image_id", "dx")
 MANIFEST_COLUMNS = (
     "image_id", "lesion_id", "dx", "label", "split", "image_path", "mask_path", "width", "height"
 )
+REJECTED_COLUMNS = ("image_id", "file", "problem")
+POLICIES = ("error", "skip")
+NOT_IN_METADATA = "not listed in the metadata: never used"
+SAFE_IMAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+MAX_LISTED = 50  # problems quoted in an error message; the log has all of them
+
+PIXEL_FORMATS = {
+    "L": "grayscale", "LA": "grayscale with alpha", "RGBA": "RGB with an alpha channel",
+    "P": "palette colour", "PA": "palette with alpha", "CMYK": "CMYK colour", "1": "1-bit",
+    "I;16": "16-bit grayscale", "I;16B": "16-bit grayscale", "I": "32-bit integer",
+    "F": "32-bit float",
+}
 
 
 class DatasetError(ValueError):
     """The input dataset is unusable; the message lists each file and its problem."""
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """One input left out: its image id ('' if unknown), the file concerned, the problem."""
+
+    image_id: str
+    file: str
+    problem: str
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """The result of ingest: the manifest (contracts §1) and the rejected inputs (§1b)."""
+
+    manifest: pd.DataFrame
+    rejected: pd.DataFrame
+
+
 def mask_path_for(data_dir: Path, image_id: str) -> Path:
     """Return the HAM10000 lesion-mask path of ``image_id``."""
-    return data_dir / MASK_DIR / f"{image_id}_segmentation.png"
+    return data_dir / MASK_DIR / f"{image_id}{MASK_SUFFIX}.png"
 
 
-def read_metadata(data_dir: Path) -> pd.DataFrame:
-    """Read and check ``HAM10000_metadata.csv``: required columns, known dx, unique image ids."""
-    path = data_dir / METADATA_FILE
+def read_metadata_table(path: Path) -> pd.DataFrame:
+    """Read the metadata CSV as strings; raise ``DatasetError`` naming ``path`` if unusable.
+
+    A UTF-8 byte-order mark is accepted. Raises for a missing, empty, non-UTF-8 or malformed
+    file, a missing required column, or a table without rows.
+    """
     if not path.is_file():
         raise DatasetError(f"{path}: metadata file not found")
-    meta = pd.read_csv(path, dtype=str)
+    try:
+        meta = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    except pd.errors.EmptyDataError as err:
+        raise DatasetError(f"{path}: metadata file is empty") from err
+    except UnicodeDecodeError as err:
+        raise DatasetError(f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset "
+                           f"{err.start}); save the file as UTF-8") from err
+    except pd.errors.ParserError as err:
+        raise DatasetError(f"{path}: not a readable CSV table ({err})") from err
     missing = [c for c in METADATA_COLUMNS if c not in meta.columns]
     if missing:
-        raise DatasetError(f"{path}: missing column(s) {missing}")
-    problems = [
-        f"{path}: unknown dx {dx!r} for {iid}"
-        for iid, dx in zip(meta.image_id, meta.dx)
-        if dx not in CLASSES
-    ]
-    problems += [f"{path}: duplicate image_id {iid}" for iid in meta.image_id[meta.image_id.duplicated()]]
-    if problems:
-        raise DatasetError("\n".join(problems))
+        raise DatasetError(f"{path}: missing column(s) {missing}; found {list(meta.columns)}")
+    if meta.empty:
+        raise DatasetError(f"{path}: metadata file has a header but no rows")
     return meta
 
 
-def check_image_pair(image_path: Path, mask_path: Path) -> tuple[int, int]:
-    """Decode an image and its mask; return (width, height) or raise ``DatasetError``."""
-    image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise DatasetError(f"{image_path}: image not readable")
-    if not mask_path.is_file():
-        raise DatasetError(f"{mask_path}: mask missing for {image_path.name}")
-    mask = cv2.imread(str(mask_path), cv2.IMREAD_UNCHANGED)
-    if mask is None:
-        raise DatasetError(f"{mask_path}: mask not readable")
-    if mask.shape[:2] != image.shape[:2]:
-        raise DatasetError(
-            f"{mask_path}: mask size {mask.shape[1]}x{mask.shape[0]} differs from image "
-            f"{image.shape[1]}x{image.shape[0]}"
-        )
-    if mask.ndim != 2 or not np.isin(mask, (0, 255)).all():
-        raise DatasetError(f"{mask_path}: mask is not single-channel binary 0/255")
-    return image.shape[1], image.shape[0]
+def metadata_row_problem(row: pd.Series, duplicated: bool) -> str | None:
+    """Return what is wrong with one metadata row (id, lesion, dx), or None."""
+    image_id = row["image_id"]
+    if not SAFE_IMAGE_ID.fullmatch(image_id) or ".." in image_id:
+        return (f"image_id {image_id!r} is not a safe file name (letters, digits, '_', '-', '.';"
+                " no path separator, no '..')")
+    if duplicated:
+        return f"duplicate image_id {image_id}"
+    if not row["lesion_id"]:
+        return f"empty lesion_id for {image_id}"
+    if row["dx"] not in CLASSES:
+        return f"unknown dx {row['dx']!r} for {image_id} (known: {', '.join(CLASSES)})"
+    return None
 
 
-def collect_images(data_dir: Path, meta: pd.DataFrame) -> pd.DataFrame:
-    """Join metadata with image and mask files, decode each pair and return manifest rows (no split).
+def check_metadata(path: Path, meta: pd.DataFrame) -> tuple[pd.DataFrame, list[Rejection]]:
+    """Split the metadata rows into usable rows and rejections (one per bad row)."""
+    duplicated = meta.image_id.duplicated(keep=False)
+    rejected, keep = [], []
+    for (i, row), dup in zip(meta.iterrows(), duplicated):
+        problem = metadata_row_problem(row, bool(dup))
+        keep.append(problem is None)
+        if problem is not None:
+            rejected.append(Rejection(row["image_id"], f"{path} line {i + 2}", problem))
+    return meta[keep], rejected
 
-    Raises ``DatasetError`` listing every missing or broken file.
+
+def image_problem(path: Path) -> tuple[str | None, tuple[int, int]]:
+    """Decode an image fully; return (problem or None, (width, height)).
+
+    Accepted: 8-bit RGB (any format OpenCV and Pillow both read). Rejected: empty, truncated or
+    corrupt files, grayscale, alpha, palette, CMYK and 16-bit images.
     """
-    found = {p.stem: p for p in sorted(data_dir.glob(IMAGE_GLOB))}
-    problems = [f"{data_dir}: no image file for metadata image_id {i}" for i in meta.image_id if i not in found]
-    rows = []
+    if path.stat().st_size == 0:
+        return "image file is empty (0 bytes)", (0, 0)
+    try:
+        with Image.open(path) as image:
+            image.load()  # decodes every byte: truncated or corrupt data raise here
+            mode, size, fmt = image.mode, image.size, image.format
+    except (OSError, SyntaxError, ValueError) as err:
+        return f"image not decodable ({err})", (0, 0)
+    if mode != "RGB":
+        return f"image is {PIXEL_FORMATS.get(mode, mode)} (mode {mode}); expected 8-bit RGB", size
+    if fmt != "JPEG" and cv2.imread(str(path), cv2.IMREAD_UNCHANGED).dtype != np.uint8:
+        return "image has 16-bit samples; expected 8-bit RGB", size
+    return None, size
+
+
+def mask_problem(path: Path, image_size: tuple[int, int]) -> str | None:
+    """Return what is wrong with a ground-truth mask of an image of ``image_size`` (w, h), or None.
+
+    A mask must be a single-channel image of the image's size with values 0 and 255 only and at
+    least one lesion pixel (1-bit images count as 0/255).
+    """
+    if not path.is_file():
+        return "mask missing"
+    try:
+        with Image.open(path) as image:
+            mode, size = image.mode, image.size
+            values = np.asarray(image.convert("L") if mode == "1" else image)
+    except (OSError, SyntaxError, ValueError) as err:
+        return f"mask not decodable ({err})"
+    if mode not in ("L", "1"):
+        return f"mask is {PIXEL_FORMATS.get(mode, mode)} (mode {mode}); expected single-channel 0/255"
+    if size != image_size:
+        return (f"mask size {size[0]}x{size[1]} differs from image "
+                f"{image_size[0]}x{image_size[1]}")
+    levels = np.unique(values)
+    if set(levels) <= {0, 1} and 1 in levels:
+        return "mask values are 0/1; expected 0/255 (a 0/1 mask would read as empty)"
+    grey = int(np.count_nonzero((values > 0) & (values < 255)))
+    if grey:
+        return f"mask has {grey} grey pixels (levels 1-254, anti-aliased?); expected binary 0/255"
+    if not levels.any():
+        return "mask is empty: no lesion pixel"
+    return None
+
+
+def find_images(data_dir: Path) -> tuple[dict[str, Path], list[Rejection]]:
+    """Map image id → JPEG path over every part folder; an id found twice is a rejection."""
+    found: dict[str, list[Path]] = {}
+    for path in sorted(data_dir.glob(IMAGE_GLOB)):
+        found.setdefault(path.stem, []).append(path)
+    rejected = [Rejection(i, str(paths[1]), f"image found {len(paths)} times: {', '.join(map(str, paths))}")
+                for i, paths in found.items() if len(paths) > 1]
+    return {i: paths[0] for i, paths in found.items() if len(paths) == 1}, rejected
+
+
+def unlisted_files(data_dir: Path, images: dict[str, Path], listed: set[str]) -> list[Rejection]:
+    """Image and mask files whose image id has no metadata row."""
+    masks = {p.name.removesuffix(f"{MASK_SUFFIX}.png"): p
+             for p in sorted((data_dir / MASK_DIR).glob(f"*{MASK_SUFFIX}.png"))}
+    files = [(i, p) for i, p in images.items() if i not in listed]
+    files += [(i, p) for i, p in masks.items() if i not in listed]
+    return [Rejection(i, str(p), NOT_IN_METADATA) for i, p in sorted(files)]
+
+
+def collect_images(data_dir: Path, meta: pd.DataFrame,
+                   images: dict[str, Path]) -> tuple[pd.DataFrame, list[Rejection]]:
+    """Decode every listed image and its mask; return (manifest rows without split, rejections)."""
+    rows, rejected = [], []
     for rec in tqdm(meta.itertuples(index=False), total=len(meta), desc="ingest", unit="img"):
-        if rec.image_id not in found:
+        mask_path = mask_path_for(data_dir, rec.image_id)
+        if rec.image_id not in images:
+            expected = data_dir / IMAGE_GLOB.replace("*.jpg", f"{rec.image_id}.jpg")
+            problem = f"no image file for metadata image_id {rec.image_id} (expected {expected})"
+            if mask_path.is_file():
+                rejected.append(Rejection(rec.image_id, str(mask_path), f"mask without image: {problem}"))
+            else:
+                rejected.append(Rejection(rec.image_id, str(expected), problem))
             continue
-        image_path, mask_path = found[rec.image_id], mask_path_for(data_dir, rec.image_id)
-        try:
-            width, height = check_image_pair(image_path, mask_path)
-        except DatasetError as err:
-            problems.append(str(err))
+        image_path = images[rec.image_id]
+        problem, (width, height) = image_problem(image_path)
+        if problem is not None:
+            rejected.append(Rejection(rec.image_id, str(image_path), problem))
+            continue
+        problem = mask_problem(mask_path, (width, height))
+        if problem is not None:
+            rejected.append(Rejection(rec.image_id, str(mask_path), problem))
             continue
         rows.append((rec.image_id, rec.lesion_id, rec.dx, CLASSES.index(rec.dx), "",
                      str(image_path.resolve()), str(mask_path.resolve()), width, height))
-    if problems:
-        raise DatasetError(f"{len(problems)} problem(s) in {data_dir}:\n" + "\n".join(problems))
-    return pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
+    return pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)), rejected
+
+
+def raise_for(problems: list[Rejection], data_dir: Path) -> None:
+    """Log every problem and raise ``DatasetError`` quoting the first ``MAX_LISTED``."""
+    lines = [f"{r.file}: {r.problem}" for r in problems]
+    for line in lines:
+        log.error(line)
+    more = f"\n... and {len(lines) - MAX_LISTED} more (all in the log)" if len(lines) > MAX_LISTED else ""
+    raise DatasetError(f"{len(lines)} problem(s) in {data_dir}:\n" + "\n".join(lines[:MAX_LISTED])
+                       + more + "\nFix the files, or set on_bad_input: skip to leave these images "
+                       "out (listed in rejected.csv).")
 
 
 def assign_splits(frame: pd.DataFrame, val: float, test: float, seed: int) -> pd.Series:
@@ -130,12 +266,42 @@ def assign_splits(frame: pd.DataFrame, val: float, test: float, seed: int) -> pd
     return frame["lesion_id"].map(lesion_split)
 
 
-def build_manifest(data_dir: str | os.PathLike, val: float, test: float, seed: int) -> pd.DataFrame:
-    """Validate the release folder and return the manifest (``docs/data-contracts.md`` §1)."""
+def ingest_release(data_dir: str | os.PathLike, val: float, test: float, seed: int,
+                   on_bad_input: str = "error") -> Ingested:
+    """Validate the release folder; return the split manifest and the rejected inputs.
+
+    ``on_bad_input`` is ``error`` (raise ``DatasetError`` listing every bad image) or ``skip``
+    (leave bad images out). Raises ``DatasetError`` in either case when the metadata file is
+    unusable or no image is left.
+    """
+    if on_bad_input not in POLICIES:
+        raise ValueError(f"on_bad_input must be one of {POLICIES}, not {on_bad_input!r}")
     data_dir = Path(data_dir)
-    meta = read_metadata(data_dir)
-    frame = collect_images(data_dir, meta)
+    meta_path = data_dir / METADATA_FILE
+    meta, bad_rows = check_metadata(meta_path, read_metadata_table(meta_path))
+    images, duplicates = find_images(data_dir)
+    meta = meta[~meta.image_id.isin({r.image_id for r in duplicates})]
+    frame, bad_files = collect_images(data_dir, meta, images)
+    problems = bad_rows + duplicates + bad_files
+    if problems and on_bad_input == "error":
+        raise_for(problems, data_dir)
+    for r in problems:
+        log.warning("skipped %s: %s (%s)", r.image_id, r.problem, r.file)
+    listed = set(meta.image_id) | {r.image_id for r in bad_rows + duplicates}
+    unlisted = unlisted_files(data_dir, images, listed)
+    if unlisted:
+        log.warning("%d file(s) not listed in %s are ignored (rejected.csv)", len(unlisted), meta_path)
+    if frame.empty:
+        raise DatasetError(f"{data_dir}: no usable image ({len(problems)} rejected)")
     frame["split"] = assign_splits(frame, val, test, seed)
     counts = frame.groupby(["split", "dx"]).size().unstack(fill_value=0)
     log.info("split sizes (images per class):\n%s", counts.to_string())
-    return frame.sort_values("image_id").reset_index(drop=True)
+    rejected = pd.DataFrame([vars(r) for r in problems + unlisted], columns=list(REJECTED_COLUMNS))
+    return Ingested(frame.sort_values("image_id").reset_index(drop=True),
+                    rejected.sort_values(["image_id", "file"]).reset_index(drop=True))
+
+
+def build_manifest(data_dir: str | os.PathLike, val: float, test: float, seed: int,
+                   on_bad_input: str = "error") -> pd.DataFrame:
+    """Validate the release folder and return the manifest only (``ingest_release``)."""
+    return ingest_release(data_dir, val, test, seed, on_bad_input).manifest

@@ -72,7 +72,7 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
 
     Raises ``ValueError`` naming the file when it cannot be decoded.
     """
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None:
         raise ValueError(f"{path}: not a readable image")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

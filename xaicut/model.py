@@ -66,20 +66,67 @@ def insert_cbam(model: models.ResNet, reduction: int, kernel_size: int) -> None:
             setattr(block, name, nn.Sequential(bn, CBAM(bn.num_features, reduction, kernel_size)))
 
 
+def read_pretrained_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read a local weights file: a state dict, or a dict holding one under ``state_dict``.
+
+    Loaded with ``weights_only=True`` (no code runs) and memory-mapped. The classifier head
+    (``fc.*``) is dropped: the head is always new. Raises ``FileNotFoundError`` or ``ValueError``
+    naming the file when it is missing, not loadable or not a mapping of names to tensors.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: pretrained weights file not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as err:
+        raise ValueError(f"{path}: not a loadable torch weights file ({err})") from err
+    state = payload.get("state_dict", payload) if isinstance(payload, dict) else payload
+    if not isinstance(state, dict) or not state or not all(
+            isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path}: not a state dict (a mapping of parameter names to tensors)")
+    return {k: v for k, v in state.items() if not k.startswith("fc.")}
+
+
+def check_pretrained_fit(state: dict[str, torch.Tensor], model: nn.Module, path: str | os.PathLike,
+                         arch: str) -> None:
+    """Raise ``ValueError`` naming ``path`` unless ``state`` has every body tensor of ``model``
+    (an un-modified torchvision ``arch``) with the right shape and nothing else."""
+    expected = {k: v for k, v in model.state_dict().items() if not k.startswith("fc.")}
+    problems = [f"{k} has shape {tuple(v.shape)}, {arch} needs {tuple(expected[k].shape)}"
+                for k, v in state.items() if k in expected and v.shape != expected[k].shape]
+    problems += [f"missing {k}" for k in expected if k not in state]
+    problems += [f"unexpected {k}" for k in state if k not in expected]
+    if problems:
+        listed = "; ".join(problems[:5]) + (f"; ... {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise ValueError(f"{path}: weights do not fit {arch} ({len(problems)} problem(s): {listed})")
+
+
+def check_pretrained_weights(path: str | os.PathLike, arch: str) -> None:
+    """Check a weights file against ``arch`` without allocating the model (meta device).
+
+    Cheap enough to run when the workflow starts; raises as ``read_pretrained_state`` and
+    ``check_pretrained_fit``.
+    """
+    state = read_pretrained_state(path)
+    with torch.device("meta"):
+        model = getattr(models, arch)(weights=None)
+    check_pretrained_fit(state, model, path, arch)
+
+
 def build_classifier(arch: str, num_classes: int = len(CLASSES), cbam: bool = False,
                      cbam_reduction: int = 4, cbam_kernel: int = 5,
                      pretrained_weights: str | os.PathLike | None = None) -> models.ResNet:
     """Build a ResNet classifier with ``num_classes`` outputs.
 
-    ``pretrained_weights`` is a local torchvision ImageNet ``state_dict`` file for ``arch``; it is
-    loaded before the head is replaced and CBAM inserted (CBAM starts from scratch).
+    ``pretrained_weights`` is a local file with a state dict of ``arch`` (e.g. torchvision's
+    ImageNet weights, or an xaicut checkpoint); its body is loaded before the head is replaced and
+    CBAM inserted (CBAM starts from scratch).
     """
     model = getattr(models, arch)(weights=None)
     if pretrained_weights is not None:
-        path = Path(pretrained_weights)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: pretrained weights file not found")
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        state = read_pretrained_state(pretrained_weights)
+        check_pretrained_fit(state, model, pretrained_weights, arch)
+        model.load_state_dict(state, strict=False)
     model.fc = nn.Linear(model.fc.in_features, num_classes)
     if cbam:
         insert_cbam(model, cbam_reduction, cbam_kernel)

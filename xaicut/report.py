@@ -42,6 +42,7 @@ TABLE_PATHS = {
     "predictions": "train/test_predictions.csv",
     "history": "train/history.csv",
     "manifest": "data/manifest.csv",
+    "rejected": "data/rejected.csv",
     "threshold_curves": "thresholds/jaccard_curves.csv",
     "best_thresholds": "thresholds/best_thresholds.csv",
     "by_outcome": "thresholds/by_outcome.csv",
@@ -57,6 +58,7 @@ MAP_TITLES = {"gradcam": "Grad-CAM map", "gradcampp": "Grad-CAM++ map", "xgradca
               "shap": "SHAP map", "shap_partition": "Partition SHAP map"}
 MASK_TITLES = {"fused": "Fused mask", "graphcut": "Graph cut"}
 RANKING_STAGE = "graphcut"
+MAX_REJECTED_ROWS = 50
 TRUTH = "truth"
 THUMBNAIL_WIDTH = 200
 PREDICTION_COLOUR = (255, 255, 0)
@@ -90,6 +92,7 @@ class RunTables:
     predictions: pd.DataFrame | None
     history: pd.DataFrame | None
     manifest: pd.DataFrame | None
+    rejected: pd.DataFrame | None
     threshold_curves: pd.DataFrame | None
     best_thresholds: pd.DataFrame | None
     by_outcome: pd.DataFrame | None
@@ -548,6 +551,10 @@ def header_section(title: str, tables: RunTables, stages: list[str],
         f"<p>Test images: {'unknown' if n_test is None else n_test}. "
         f"Stages: {html.escape(', '.join(stages) or 'none')}.</p>",
     ]
+    if tables.rejected is not None:
+        parts.append(f"<details><summary>Inputs left out by ingest: {len(tables.rejected)} "
+                     f"({TABLE_PATHS['rejected']}; first {MAX_REJECTED_ROWS} below)</summary>"
+                     f"{table_html(tables.rejected.head(MAX_REJECTED_ROWS))}</details>")
     if config is not None:
         text = json.dumps(config, indent=2, default=str)
         parts.append("<details><summary>Configuration</summary>"

@@ -8,9 +8,13 @@ SGD with momentum and weight decay, ``ReduceLROnPlateau`` on validation loss, ea
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
+import os
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -22,7 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from xaicut import CLASSES
-from xaicut.io import read_rgb, write_csv
+from xaicut.io import atomic_path, read_rgb, write_csv
 from xaicut.model import build_classifier, save_checkpoint
 
 log = logging.getLogger(__name__)
@@ -95,12 +99,54 @@ def run_epoch(model: nn.Module, loader: DataLoader, device: str,
     return EpochStats(total_loss / max(count, 1), correct / max(count, 1))
 
 
+class ResumeFile:
+    """The training state after the last finished epoch, on disk, so a killed job resumes.
+
+    Holds model, optimizer, scheduler, best-so-far weights, history and every random state the
+    next epoch draws from (torch's global generator and the shuffling generator), so a resumed
+    run continues exactly as the uninterrupted one would have. Written atomically after each
+    epoch; ``fingerprint`` (settings and data) must match or the file is ignored. ``path`` None
+    disables resuming.
+    """
+
+    def __init__(self, path: str | os.PathLike | None, fingerprint: str) -> None:
+        self.path = Path(path) if path is not None else None
+        self.fingerprint = fingerprint
+
+    def load(self) -> dict | None:
+        """Return the saved state, or None when absent, unreadable or from other settings."""
+        if self.path is None or not self.path.is_file():
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as err:  # a foreign or damaged file: start over, never crash
+            log.warning("%s: not a readable resume state (%s); training from epoch 1", self.path, err)
+            return None
+        if not isinstance(state, dict) or state.get("fingerprint") != self.fingerprint:
+            log.warning("%s: saved under other settings or data; training from epoch 1", self.path)
+            return None
+        return state
+
+    def save(self, state: dict) -> None:
+        """Write ``state`` (plus the fingerprint) atomically."""
+        if self.path is not None:
+            with atomic_path(self.path) as tmp:
+                torch.save({**state, "fingerprint": self.fingerprint}, tmp)
+
+    def remove(self) -> None:
+        """Delete the file once the stage's outputs are written."""
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
 def fit(model: nn.Module, train_table: pd.DataFrame, val_table: pd.DataFrame, cfg: dict,
-        device: str, seed: int) -> tuple[nn.Module, pd.DataFrame]:
+        device: str, seed: int, resume: ResumeFile | None = None) -> tuple[nn.Module, pd.DataFrame]:
     """Train with early stopping on validation loss; return (best model, history table).
 
-    ``cfg`` is the ``train`` section of the config.
+    ``cfg`` is the ``train`` section of the config. With ``resume``, the state is saved after
+    every epoch and a saved state is continued from (``ResumeFile``).
     """
+    resume = resume or ResumeFile(None, "")
     seed_everything(seed)
     size, batch = cfg["input_size"], cfg["batch_size"]
     generator = torch.Generator().manual_seed(seed)
@@ -112,23 +158,47 @@ def fit(model: nn.Module, train_table: pd.DataFrame, val_table: pd.DataFrame, cf
                                 weight_decay=cfg["weight_decay"])
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=cfg["scheduler_factor"], patience=cfg["scheduler_patience"])
-    best_loss, best_state, best_epoch, history = float("inf"), None, 0, []
-    for epoch in tqdm(range(1, cfg["epochs"] + 1), desc="train", unit="epoch"):
+    state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": 0, "best_state": None,
+             "history": [], "stopped": False}
+    saved = resume.load()
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        torch.set_rng_state(saved["torch_rng"])
+        generator.set_state(saved["generator"])
+        state = {k: saved[k] for k in state}
+        log.info("resuming after epoch %d from %s", state["epoch"], resume.path)
+    first = cfg["epochs"] + 1 if state["stopped"] else state["epoch"] + 1
+    for epoch in tqdm(range(first, cfg["epochs"] + 1), desc="train", unit="epoch",
+                      initial=first - 1, total=cfg["epochs"]):
         lr = optimizer.param_groups[0]["lr"]
         tr = run_epoch(model, train_loader, device, optimizer)
         va = run_epoch(model, val_loader, device)
         scheduler.step(va.loss)
-        history.append((epoch, tr.loss, tr.accuracy, va.loss, va.accuracy, lr))
+        state["history"].append([epoch, tr.loss, tr.accuracy, va.loss, va.accuracy, lr])
         log.info("epoch %d: train loss %.4f acc %.3f | val loss %.4f acc %.3f | lr %.4g",
                  epoch, tr.loss, tr.accuracy, va.loss, va.accuracy, lr)
-        if va.loss < best_loss:
-            best_loss, best_state, best_epoch = va.loss, copy.deepcopy(model.state_dict()), epoch
-        elif epoch - best_epoch >= cfg["early_stopping_patience"]:
-            log.info("early stopping at epoch %d (best %d)", epoch, best_epoch)
+        if va.loss < state["best_loss"]:
+            state.update(best_loss=va.loss, best_epoch=epoch,
+                         best_state=copy.deepcopy(model.state_dict()))
+        state.update(epoch=epoch, stopped=epoch - state["best_epoch"] >= cfg["early_stopping_patience"])
+        resume.save({**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
+                     "generator": generator.get_state()})
+        if state["stopped"]:
+            log.info("early stopping at epoch %d (best %d)", epoch, state["best_epoch"])
             break
-    model.load_state_dict(best_state)
+    model.load_state_dict(state["best_state"])
     columns = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"]
-    return model, pd.DataFrame(history, columns=columns)
+    return model, pd.DataFrame(state["history"], columns=columns)
+
+
+def training_fingerprint(dataset_csv: str | os.PathLike, cfg: dict, device: str, seed: int) -> str:
+    """SHA-256 of the training settings and the dataset table: what a resume state must match."""
+    digest = hashlib.sha256(json.dumps([cfg, device, seed], sort_keys=True).encode())
+    digest.update(Path(dataset_csv).read_bytes())
+    return digest.hexdigest()
 
 
 @torch.no_grad()
@@ -169,19 +239,23 @@ def classification_table(predictions: pd.DataFrame, probabilities: np.ndarray) -
     return pd.DataFrame(rows, columns=["class", "precision", "recall", "f1_score", "support"])
 
 
-def train_and_report(dataset_csv: str, outputs, cfg: dict, device: str, seed: int) -> None:
+def train_and_report(dataset_csv: str, outputs, cfg: dict, device: str, seed: int,
+                     resume_path: str | os.PathLike | None = None) -> None:
     """Run the whole train stage: build, fit, save checkpoint, history and test report.
 
     ``outputs`` has the attributes ``model``, ``history``, ``classification`` and ``predictions``
-    (paths, contracts §3); ``cfg`` is the ``train`` config section.
+    (paths, contracts §3); ``cfg`` is the ``train`` config section. ``resume_path``: where the
+    per-epoch resume state lives while the stage runs (deleted when it finishes).
     """
     dataset = pd.read_csv(dataset_csv)
+    seed_everything(seed)  # the initial weights are drawn here
     model = build_classifier(cfg["arch"], len(CLASSES), cfg["cbam"], cfg["cbam_reduction"],
                              cfg["cbam_kernel"], cfg["pretrained_weights"])
     splits = {name: dataset[dataset.split == name] for name in ("train", "val", "test")}
     log.info("training %s (cbam=%s) on %d images, validating on %d", cfg["arch"], cfg["cbam"],
              len(splits["train"]), len(splits["val"]))
-    model, history = fit(model, splits["train"], splits["val"], cfg, device, seed)
+    resume = ResumeFile(resume_path, training_fingerprint(dataset_csv, cfg, device, seed))
+    model, history = fit(model, splits["train"], splits["val"], cfg, device, seed, resume)
     best = history.loc[history.val_loss.idxmin()]
     save_checkpoint(model, outputs.model, arch=cfg["arch"], cbam=cfg["cbam"],
                     cbam_reduction=cfg["cbam_reduction"], cbam_kernel=cfg["cbam_kernel"],
@@ -194,3 +268,4 @@ def train_and_report(dataset_csv: str, outputs, cfg: dict, device: str, seed: in
     report = classification_table(predictions, probabilities)
     write_csv(report, outputs.classification)
     log.info("test classification report:\n%s", report.to_string(index=False))
+    resume.remove()

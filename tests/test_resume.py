@@ -1,0 +1,118 @@
+"""Training resumes after the last finished epoch and ends exactly where an uninterrupted run ends."""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+import torch
+
+from xaicut import CLASSES, train
+from xaicut.ingest import build_manifest
+from xaicut.model import build_classifier, load_checkpoint
+from xaicut.train import ResumeFile, fit, train_and_report
+
+CFG = dict(arch="resnet18", cbam=False, input_size=32, batch_size=8, epochs=4, lr=0.02,
+           momentum=0.8, weight_decay=0.001, scheduler_patience=1, scheduler_factor=0.5,
+           early_stopping_patience=10)
+REAL_RUN_EPOCH = train.run_epoch
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory):
+    from conftest import write_tiny_release
+
+    root = tmp_path_factory.mktemp("resume")
+    write_tiny_release(root / "ham")
+    manifest = build_manifest(root / "ham", val=0.25, test=0.25, seed=0)
+    return manifest[manifest.split == "train"], manifest[manifest.split == "val"]
+
+
+def fresh_model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_classifier("resnet18", len(CLASSES))
+
+
+def crash_after(calls: int, monkeypatch) -> None:
+    """Make ``run_epoch`` raise on its ``calls + 1``-th call (one epoch = train + val call)."""
+    real, count = train.run_epoch, {"n": 0}
+
+    def crashing(*args, **kwargs):
+        count["n"] += 1
+        if count["n"] > calls:
+            raise KeyboardInterrupt("simulated kill")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train, "run_epoch", crashing)
+
+
+def test_a_resumed_run_ends_with_the_uninterrupted_model(tables, tmp_path, monkeypatch, caplog):
+    train_rows, val_rows = tables
+    reference, reference_history = fit(fresh_model(), train_rows, val_rows, CFG, "cpu", seed=3)
+
+    resume = ResumeFile(tmp_path / "last_epoch.pt", "settings-1")
+    crash_after(5, monkeypatch)  # epochs 1-2 finish, epoch 3 dies in validation
+    with pytest.raises(KeyboardInterrupt):
+        fit(fresh_model(), train_rows, val_rows, CFG, "cpu", seed=3, resume=resume)
+    assert torch.load(resume.path, weights_only=True)["epoch"] == 2
+    monkeypatch.undo()
+
+    calls = []
+    monkeypatch.setattr(train, "run_epoch", lambda *a, **k: calls.append(1) or REAL_RUN_EPOCH(*a, **k))
+    with caplog.at_level(logging.INFO, logger="xaicut.train"):
+        model, history = fit(fresh_model(), train_rows, val_rows, CFG, "cpu", seed=3, resume=resume)
+    assert "resuming after epoch 2" in caplog.text
+    assert len(calls) == 2 * 2  # only epochs 3 and 4 ran
+    assert history.equals(reference_history)
+    for key, value in reference.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+
+
+def test_resume_state_of_other_settings_or_a_damaged_file_is_ignored(tables, tmp_path, caplog):
+    train_rows, val_rows = tables
+    cfg = {**CFG, "epochs": 1}
+    path = tmp_path / "last_epoch.pt"
+    fit(fresh_model(), train_rows, val_rows, cfg, "cpu", seed=3, resume=ResumeFile(path, "a"))
+    with caplog.at_level(logging.WARNING, logger="xaicut.train"):
+        _, history = fit(fresh_model(), train_rows, val_rows, cfg, "cpu", seed=3,
+                         resume=ResumeFile(path, "b"))
+    assert "saved under other settings" in caplog.text and len(history) == 1
+    path.write_bytes(b"\x00 not a torch file")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="xaicut.train"):
+        _, history = fit(fresh_model(), train_rows, val_rows, cfg, "cpu", seed=3,
+                         resume=ResumeFile(path, "b"))
+    assert "not a readable resume state" in caplog.text and len(history) == 1
+
+
+def test_an_early_stopped_run_does_not_train_again_on_resume(tables, tmp_path, monkeypatch):
+    train_rows, val_rows = tables
+    cfg = {**CFG, "epochs": 30, "early_stopping_patience": 1, "lr": 0.5}
+    resume = ResumeFile(tmp_path / "last_epoch.pt", "s")
+    _, history = fit(fresh_model(), train_rows, val_rows, cfg, "cpu", seed=1, resume=resume)
+    assert len(history) < 30
+    monkeypatch.setattr(train, "run_epoch", lambda *a, **k: pytest.fail("trained again"))
+    _, again = fit(fresh_model(), train_rows, val_rows, cfg, "cpu", seed=1, resume=resume)
+    assert again.equals(history)
+
+
+def test_the_train_stage_is_reproducible(tables, tmp_path):
+    """Same seed, same data: the same initial weights, history and checkpoint weights."""
+    train_rows, val_rows = tables
+    (tmp_path / "dataset.csv").write_text(pd.concat([train_rows, val_rows, val_rows.assign(split="test")]).to_csv(index=False))
+    cfg = {**CFG, "epochs": 2, "cbam": True, "cbam_reduction": 4, "cbam_kernel": 5,
+           "pretrained_weights": None}
+    states = []
+    for name in ("a", "b"):
+        out = SimpleNamespace(**{k: tmp_path / f"{name}_{k}.csv"
+                                 for k in ("history", "classification", "predictions")})
+        out.model = tmp_path / f"{name}.pt"
+        train_and_report(str(tmp_path / "dataset.csv"), out, cfg, "cpu", seed=7,
+                         resume_path=tmp_path / f"{name}_last_epoch.pt")
+        assert not (tmp_path / f"{name}_last_epoch.pt").exists()  # removed once outputs exist
+        states.append(load_checkpoint(out.model)[0].state_dict())
+    assert (tmp_path / "a_history.csv").read_bytes() == (tmp_path / "b_history.csv").read_bytes()
+    for key, value in states[0].items():
+        assert torch.equal(states[1][key], value), key
