@@ -5,12 +5,12 @@
 rule attribute:
     input:
         manifest=RESULTS / "data" / "manifest.csv",
-        model=RESULTS / "train" / "model.pt",
+        model=RESULTS / "train" / "{variant}" / "model.pt",
     output:
-        maps=directory(RESULTS / "attribution" / "{shard}"),
-        deletion=RESULTS / "faithfulness" / "{shard}.csv",
+        maps=directory(RESULTS / "attribution" / "{variant}" / "{shard}"),
+        deletion=RESULTS / "faithfulness" / "{variant}" / "{shard}.csv",
     log:
-        RESULTS / "logs" / "attribute" / "{shard}.log",
+        RESULTS / "logs" / "attribute" / "{variant}" / "{shard}.log",
     conda:
         "../envs/torch.yaml"
     threads: config["threads"]

@@ -1,20 +1,22 @@
 # Shared helpers: config validation, result paths, shard lists, GPU resources.
 
+import re
 from pathlib import Path
 
 import pandas as pd
 from snakemake.utils import validate
 
-from xaicut.config import check_consistency
+from xaicut.config import check_consistency, variant_names, variant_train_settings
 from xaicut.model import check_pretrained_weights
 from xaicut.shards import SHARD_PATTERN, split_shards, segment_stage_names
 
 validate(config, "../schemas/config.schema.yaml")
 check_consistency(config)
+VARIANTS = variant_names(config)
 # A bad weights file stops the run now, not after ingest.
-WEIGHTS = config["train"]["pretrained_weights"]
-if WEIGHTS:
-    check_pretrained_weights(WEIGHTS, config["train"]["arch"])
+for settings in (variant_train_settings(config, v) for v in VARIANTS):
+    if settings["pretrained_weights"]:
+        check_pretrained_weights(settings["pretrained_weights"], settings["arch"])
 
 RESULTS = Path(config["results_dir"])
 # Outputs from fuse on depend on cheap parameters: keyed by run name, side by side.
@@ -41,38 +43,75 @@ def test_shards():
     return shards_of("test")
 
 
+def variant_train(wildcards):
+    """The train settings of the job's classifier variant."""
+    return variant_train_settings(config, wildcards.variant)
+
+
 def attribution_dirs(wildcards):
-    """Attribution folders of every attributed shard (validation and test)."""
+    """Attribution folders of one variant's attributed shards (validation and test)."""
     return [
-        str(RESULTS / "attribution" / sh) for sh in shards_of("val") + test_shards()
+        str(RESULTS / "attribution" / wildcards.variant / sh)
+        for sh in shards_of("val") + test_shards()
     ]
 
 
 def faithfulness_tables(wildcards):
-    """Per-shard deletion tables of every attributed shard."""
+    """Per-shard deletion tables of one variant's attributed shards."""
     return [
-        str(RESULTS / "faithfulness" / f"{sh}.csv")
+        str(RESULTS / "faithfulness" / wildcards.variant / f"{sh}.csv")
         for sh in shards_of("val") + test_shards()
     ]
 
 
 def auto_thresholds_input(wildcards):
-    """The threshold study's validation thresholds when ``fuse.threshold_method`` is auto."""
+    """The variant's validation thresholds when ``fuse.threshold_method`` is auto."""
     if config["fuse"]["threshold_method"] != "auto":
         return []
-    return [str(RESULTS / "thresholds" / "auto_thresholds.json")]
+    return [str(RESULTS / "thresholds" / wildcards.variant / "auto_thresholds.json")]
 
 
 def stage_mask_dirs(wildcards):
-    """Every per-shard mask folder that evaluate reads: fuse and segment stages."""
+    """Every per-shard mask folder that evaluate reads: fuse and segment stages per variant."""
     stages = [*FUSE_STAGES, *SEGMENT_STAGES]
-    return [str(RUN / "masks" / s / sh) for s in stages for sh in test_shards()]
+    return [
+        str(RUN / "masks" / v / s / sh)
+        for v in VARIANTS
+        for s in stages
+        for sh in test_shards()
+    ]
 
 
 def segment_tables(wildcards):
-    """Per-shard graph-cut status tables."""
-    return [str(RUN / "segment" / f"{sh}.csv") for sh in test_shards()]
+    """Per-shard graph-cut status tables of every variant."""
+    return [
+        str(RUN / "segment" / v / f"{sh}.csv") for v in VARIANTS for sh in test_shards()
+    ]
 
 
 wildcard_constraints:
     shard=SHARD_PATTERN,
+    variant="|".join(re.escape(v) for v in VARIANTS),
+
+
+MODEL_TABLES = {
+    "train": ["history.csv", "classification_report.csv", "test_predictions.csv"],
+    "thresholds": [
+        "jaccard_curves.csv",
+        "best_thresholds.csv",
+        "by_outcome.csv",
+        "mann_whitney.csv",
+        "auto_thresholds.json",
+    ],
+    "faithfulness": ["summary.csv"],
+}
+
+
+def model_tables(wildcards):
+    """Per-variant tables the report reads: classifier, threshold study, faithfulness."""
+    return [
+        str(RESULTS / folder / v / name)
+        for v in VARIANTS
+        for folder, names in MODEL_TABLES.items()
+        for name in names
+    ]

@@ -29,9 +29,7 @@ rule evaluate:
 rule report:
     input:
         rules.evaluate.output,
-        rules.train.output,
-        rules.threshold_study.output,
-        rules.faithfulness.output,
+        model_tables,
         manifest=RESULTS / "data" / "manifest.csv",
         rejected=RESULTS / "data" / "rejected.csv",
     output:

@@ -4,12 +4,15 @@
 
 rule fuse:
     input:
-        maps=RESULTS / "attribution" / "{shard}",
+        maps=RESULTS / "attribution" / "{variant}" / "{shard}",
         auto=auto_thresholds_input,
     output:
-        [directory(RUN / "masks" / stage / "{shard}") for stage in FUSE_STAGES],
+        [
+            directory(RUN / "masks" / "{variant}" / stage / "{shard}")
+            for stage in FUSE_STAGES
+        ],
     log:
-        RUN / "logs" / "fuse" / "{shard}.log",
+        RUN / "logs" / "fuse" / "{variant}" / "{shard}.log",
     conda:
         "../envs/segment.yaml"
     params:
@@ -22,12 +25,15 @@ rule fuse:
 rule segment:
     input:
         manifest=RESULTS / "data" / "manifest.csv",
-        maps=RESULTS / "attribution" / "{shard}",
+        maps=RESULTS / "attribution" / "{variant}" / "{shard}",
     output:
-        masks=[directory(RUN / "masks" / stage / "{shard}") for stage in SEGMENT_STAGES],
-        table=RUN / "segment" / "{shard}.csv",
+        masks=[
+            directory(RUN / "masks" / "{variant}" / stage / "{shard}")
+            for stage in SEGMENT_STAGES
+        ],
+        table=RUN / "segment" / "{variant}" / "{shard}.csv",
     log:
-        RUN / "logs" / "segment" / "{shard}.log",
+        RUN / "logs" / "segment" / "{variant}" / "{shard}.log",
     conda:
         "../envs/segment.yaml"
     params:

@@ -7,17 +7,17 @@ rule threshold_study:
         manifest=RESULTS / "data" / "manifest.csv",
         maps=attribution_dirs,
     output:
-        curves=RESULTS / "thresholds" / "jaccard_curves.csv",
+        curves=RESULTS / "thresholds" / "{variant}" / "jaccard_curves.csv",
         best=report(
-            RESULTS / "thresholds" / "best_thresholds.csv",
+            RESULTS / "thresholds" / "{variant}" / "best_thresholds.csv",
             caption="../report/best_thresholds.rst",
             category="Attribution maps",
         ),
-        outcome=RESULTS / "thresholds" / "by_outcome.csv",
-        mann_whitney=RESULTS / "thresholds" / "mann_whitney.csv",
-        auto=RESULTS / "thresholds" / "auto_thresholds.json",
+        outcome=RESULTS / "thresholds" / "{variant}" / "by_outcome.csv",
+        mann_whitney=RESULTS / "thresholds" / "{variant}" / "mann_whitney.csv",
+        auto=RESULTS / "thresholds" / "{variant}" / "auto_thresholds.json",
     log:
-        RESULTS / "logs" / "threshold_study.log",
+        RESULTS / "logs" / "threshold_study" / "{variant}.log",
     conda:
         "../envs/segment.yaml"
     params:
@@ -30,14 +30,14 @@ rule faithfulness:
     input:
         faithfulness_tables,
     output:
-        deletion=RESULTS / "faithfulness" / "deletion.csv",
+        deletion=RESULTS / "faithfulness" / "{variant}" / "deletion.csv",
         summary=report(
-            RESULTS / "faithfulness" / "summary.csv",
+            RESULTS / "faithfulness" / "{variant}" / "summary.csv",
             caption="../report/faithfulness.rst",
             category="Attribution maps",
         ),
     log:
-        RESULTS / "logs" / "faithfulness.log",
+        RESULTS / "logs" / "faithfulness" / "{variant}.log",
     conda:
         "../envs/segment.yaml"
     script:

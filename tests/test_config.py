@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from conftest import REPO
-from xaicut.config import ConfigError, load_config, validate_config
+from xaicut.config import (ConfigError, load_config, validate_config, variant_names,
+                           variant_train_settings)
 
 
 def test_shipped_config_is_valid_and_defaults_fill_in():
@@ -28,6 +29,10 @@ def test_shipped_config_is_valid_and_defaults_fill_in():
      "one of attribute.methods"),
     ({"data_dir": "demo", "fuse": {"threshold_method": "best"}}, "'best' is not one of"),
     ({"data_dir": "demo", "attribute": {"methods": ["deepshap"]}}, "'deepshap' is not one of"),
+    ({"data_dir": "demo", "variants": {"cbam": {"cbm": True}}}, r"variants.cbam: .*'cbm' was unexpected"),
+    ({"data_dir": "demo", "variants": {"big": {"arch": "resnet1000"}}}, "variants.big: .*resnet1000"),
+    ({"data_dir": "demo", "variants": {"a": None}}, "every variant is null"),
+    ({"data_dir": "demo", "variants": {"a/b": {}}}, "does not match"),
 ])
 def test_invalid_configs_are_named(config, named):
     with pytest.raises(ConfigError, match=named):
@@ -57,3 +62,10 @@ def test_paper_config_follows_paper_000():
     assert round(10015 * config["split"]["val"]) == 202
     assert round(10015 * config["split"]["test"]) == 1803
     assert config["attribute"]["methods"] == ["gradcam", "shap"] and config["fuse"]["mode"] == "and"
+    assert config["variants"] == {"plain": {"cbam": False}, "cbam": {"cbam": True}}
+
+
+def test_a_null_variant_is_dropped():
+    config = validate_config({"data_dir": "demo", "variants": {"plain": {}, "cbam": None}})
+    assert variant_names(config) == ["plain"]
+    assert variant_train_settings(config, "plain")["cbam"] is False

@@ -38,17 +38,22 @@ def test_evaluate_results_tables(tmp_path):
     manifest = pd.DataFrame({"image_id": ["a", "b"], "dx": ["nv", "mel"],
                              "mask_path": [str(tmp_path / "gt.png")] * 2})
     write_mask(truth, tmp_path / "gt.png")
-    write_mask(truth, tmp_path / "masks/graphcut/shard000/a.png")
-    write_mask(np.zeros_like(truth), tmp_path / "masks/graphcut/shard000/b.png")
-    write_mask(truth[::-1], tmp_path / "masks/fused/shard000/a.png")
-    tables = evaluate_results(manifest, [str(tmp_path / "masks/fused/shard000"),
-                                         str(tmp_path / "masks/graphcut/shard000")])
-    summary = tables["summary"].set_index("stage")
+    write_mask(truth, tmp_path / "masks/cbam/graphcut/shard000/a.png")
+    write_mask(np.zeros_like(truth), tmp_path / "masks/cbam/graphcut/shard000/b.png")
+    write_mask(truth[::-1], tmp_path / "masks/cbam/fused/shard000/a.png")
+    write_mask(np.zeros_like(truth), tmp_path / "masks/base/graphcut/shard000/a.png")
+    tables = evaluate_results(manifest, [str(tmp_path / "masks/cbam/fused/shard000"),
+                                         str(tmp_path / "masks/cbam/graphcut/shard000"),
+                                         str(tmp_path / "masks/base/graphcut/shard000")])
     assert list(tables["summary"].columns) == list(SUMMARY_COLUMNS)
-    assert list(summary.index) == ["fused", "graphcut"]
+    assert list(zip(tables["summary"].variant, tables["summary"].stage)) == [
+        ("cbam", "fused"), ("cbam", "graphcut"), ("base", "graphcut")]
+    summary = tables["summary"][tables["summary"].variant == "cbam"].set_index("stage")
     assert summary.loc["graphcut", "dice_mean"] == pytest.approx(0.5)
     assert summary.loc["graphcut", "n_images"] == 2
     assert summary.loc["fused", "dice_mean"] == pytest.approx(1.0)  # truth is symmetric
+    assert tables["per_image"].query("variant == 'base'").dice.tolist() == [0.0]
     per_class = tables["per_class"]
-    assert per_class[(per_class.dx == "mel") & (per_class.stage == "graphcut")].dice_mean.item() == 0.0
+    mel = per_class[(per_class.dx == "mel") & (per_class.stage == "graphcut")]
+    assert mel.set_index("variant").dice_mean.to_dict() == {"cbam": 0.0}
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xaicut import CLASSES
+from xaicut import CLASSES, report
 from xaicut.attribution_store import AttributionMap, attribution_path, write_attribution
 from xaicut.io import write_csv, write_image, write_mask
 from xaicut.report import build_report, main, pick_examples
@@ -214,3 +214,34 @@ def test_pick_examples_spans_the_dice_range() -> None:
     assert pick_examples(per_image, 50, "graphcut")[-1] == "ISIC_0000000"
     assert len(pick_examples(per_image, 50, "graphcut")) == 10
     assert pick_examples(per_image, 0, "graphcut") == []
+
+
+def split_into_variants(results: Path, variants: tuple[str, str]) -> None:
+    """Turn a flat fake tree into the variant layout: per-variant stage folders, run tables
+    with a ``variant`` column; the second variant scores 0.1 less Dice everywhere."""
+    import shutil
+
+    for folder in ("train", "attribution", "masks"):
+        flat = results / folder
+        shutil.move(flat, results / f"{folder}.flat")
+        for variant in variants:
+            shutil.copytree(results / f"{folder}.flat", flat / variant)
+    for name in ("metrics/per_image.csv", "metrics/summary.csv", "metrics/summary_per_class.csv"):
+        table = pd.read_csv(results / name)
+        other = table.assign(**{c: table[c] - 0.1 for c in table.columns if c.startswith("dice")})
+        write_csv(pd.concat([table.assign(variant=variants[0]), other.assign(variant=variants[1])]),
+                  results / name)
+
+
+def test_report_repeats_model_sections_per_variant(tmp_path: Path) -> None:
+    results = make_results(tmp_path)
+    split_into_variants(results, ("resnet18", "resnet18_cbam"))
+    report.build_report(results, tmp_path / "report.html", n_examples=2)
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    for variant in ("resnet18", "resnet18_cbam"):
+        for anchor, title in report.SECTION_TITLES.items():
+            assert f'<section id="{anchor}-{variant}">\n<h2>{title} — {variant}</h2>' in html
+            assert f'href="#{anchor}-{variant}"' in html
+    assert f"<td>{SUMMARY_MARKER:.3f}</td>" in html and f"<td>{SUMMARY_MARKER - 0.1:.3f}</td>" in html
+    assert "Skipped: train/" not in html   # the per-variant classifier tables are found
+    assert ">Grad-CAM map: no input" not in html and ">SHAP map: no input" not in html

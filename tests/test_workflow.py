@@ -18,9 +18,11 @@ import yaml
 
 from conftest import REPO
 from xaicut.attribution_store import read_attribution
+from xaicut.model import file_sha256
 from xaicut.metrics import SUMMARY_COLUMNS
 
 RUN = Path("runs") / "default"
+VARIANTS = ["plain", "cbam"]   # config.yaml's classifier variants
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--cores", "2", "--snakefile", str(REPO / "Snakefile")]
 TINY = {
     "data_dir": "demo",
@@ -77,42 +79,46 @@ def test_outputs_follow_contracts(finished_run):
     assert pd.read_csv(results / "data" / "rejected.csv").empty   # the demo data has no bad input
     summary = pd.read_csv(results / RUN / "metrics" / "summary.csv")
     assert list(summary.columns) == list(SUMMARY_COLUMNS)
-    assert list(summary.stage) == ["gradcam", "shap", "fused", "otsu", "graphcut",
-                                  "graphcut_trimap_otsu", "graphcut_and"]
+    stages = ["gradcam", "shap", "fused", "otsu", "graphcut", "graphcut_trimap_otsu", "graphcut_and"]
+    assert list(zip(summary.variant, summary.stage)) == [(v, s) for v in VARIANTS for s in stages]
     n_test = int((manifest.split == "test").sum())
     assert (summary.n_images == n_test).all()
     per_image = pd.read_csv(results / RUN / "metrics" / "per_image.csv")
     assert per_image[["dice", "jaccard"]].apply(lambda c: c.between(0, 1)).all().all()
     n_val = int((manifest.split == "val").sum())
-    maps = sorted((results / "attribution").glob("*/*.h5"))
-    assert len(maps) == 2 * (n_test + n_val)                 # validation maps feed the study
-    assert len(list((results / "attribution").glob("test*/*.h5"))) == 2 * n_test
-    assert read_attribution(maps[0]).checkpoint_sha256
-    status = pd.concat(pd.read_csv(p) for p in (results / RUN / "segment").glob("test*.csv"))
-    assert len(status) == 3 * n_test                 # one row per image and seed mode
+    maps = sorted((results / "attribution").glob("*/*/*.h5"))
+    assert len(maps) == 2 * 2 * (n_test + n_val)      # validation maps feed the study
+    assert len(list((results / "attribution").glob("*/test*/*.h5"))) == 2 * 2 * n_test
+    hashes = {v: read_attribution(next((results / "attribution" / v).glob("*/*.h5"))).checkpoint_sha256
+              for v in VARIANTS}
+    assert hashes == {v: file_sha256(results / "train" / v / "model.pt") for v in VARIANTS}
+    status = pd.concat(pd.read_csv(p) for p in (results / RUN / "segment").glob("*/test*.csv"))
+    assert len(status) == 2 * 3 * n_test              # one row per variant, image and seed mode
     assert set(status.stage) == {"graphcut", "graphcut_trimap_otsu", "graphcut_and"}
     html = (results / RUN / "report" / "report.html").read_text()
     assert "graphcut" in html and "data:image/png;base64" in html
     assert "Best threshold per method and class" in html and "Deletion faithfulness" in html
+    assert all(f'id="classifier-{v}"' in html for v in VARIANTS)
 
 
 @pytest.mark.slow
 def test_threshold_study_and_faithfulness_outputs(finished_run):
     _, results = finished_run
     manifest = pd.read_csv(results / "data" / "manifest.csv")
-    curves = pd.read_csv(results / "thresholds" / "jaccard_curves.csv")
+    study = results / "thresholds" / "cbam"
+    curves = pd.read_csv(study / "jaccard_curves.csv")
     assert set(curves.split) == {"val", "test"} and set(curves.method) == {"gradcam", "shap"}
     assert len(curves) == 11 * 2 * int(manifest.split.isin(["val", "test"]).sum())
     assert curves.jaccard.between(0, 1).all()
-    best = pd.read_csv(results / "thresholds" / "best_thresholds.csv")
-    auto = json.loads((results / "thresholds" / "auto_thresholds.json").read_text())
+    best = pd.read_csv(study / "best_thresholds.csv")
+    auto = json.loads((study / "auto_thresholds.json").read_text())
     val_best = best[(best.split == "val") & (best.group == "all")].set_index("method")
     assert auto == {m: val_best.loc[m, "best_threshold"] for m in ("gradcam", "shap")}
     for name in ("by_outcome.csv", "mann_whitney.csv"):
-        assert not pd.read_csv(results / "thresholds" / name).empty
+        assert not pd.read_csv(study / name).empty
     for name, columns in documented_columns("## 4b.").items():
-        assert list(pd.read_csv(results / name).columns) == columns, name
-    deletion = pd.read_csv(results / "faithfulness" / "summary.csv")
+        assert list(pd.read_csv(results / name.format(variant="cbam")).columns) == columns, name
+    deletion = pd.read_csv(results / "faithfulness" / "cbam" / "summary.csv")
     assert set(deletion.method) == {"gradcam", "shap", "random"}
     assert set(deletion.fraction) == {0.05, 0.1, 0.2}
 
@@ -129,7 +135,7 @@ def test_graph_cut_parameter_reruns_only_segment_and_after(finished_run, tmp_pat
     changed = write_config(tmp_path / "changed.yaml", results,
                            segment={**TINY["segment"], "pairwise_weight": 5.0})
     jobs = planned_jobs(run(changed, "--dry-run"))
-    n_shards = len(list((results / RUN / "segment").glob("test*.csv")))
+    n_shards = len(list((results / RUN / "segment").glob("*/test*.csv")))
     assert jobs == {"segment": n_shards, "evaluate": 1, "report": 1, "all": 1}
 
 
@@ -147,7 +153,7 @@ def test_auto_threshold_reruns_fuse_from_the_study(finished_run, tmp_path):
     config, results = finished_run
     changed = write_config(tmp_path / "changed.yaml", results, fuse={"threshold_method": "auto"})
     output = run(changed, "--dry-run")
-    n_shards = len(list((results / RUN / "segment").glob("test*.csv")))
+    n_shards = len(list((results / RUN / "segment").glob("*/test*.csv")))
     assert planned_jobs(output) == {"fuse": n_shards, "evaluate": 1, "report": 1, "all": 1}
     assert "auto_thresholds.json" in output
 
@@ -158,8 +164,8 @@ def test_training_parameter_reruns_train_and_after_but_not_the_data(finished_run
     changed = write_config(tmp_path / "changed.yaml", results, train={**TINY["train"], "lr": 0.02})
     jobs = planned_jobs(run(changed, "--dry-run"))
     assert "ingest" not in jobs and "augment" not in jobs and "demo_data" not in jobs
-    assert jobs["train"] == 1 and jobs["report"] == 1
-    assert jobs["attribute"] == len(list((results / "attribution").iterdir()))
+    assert jobs["train"] == 2 and jobs["report"] == 1
+    assert jobs["attribute"] == len(list((results / "attribution").glob("*/*")))
 
 
 @pytest.mark.slow
@@ -171,7 +177,7 @@ def test_a_second_run_name_reuses_model_and_maps(finished_run, tmp_path):
                            segment={**TINY["segment"], "pairwise_weight": 30.0})
     output = run(changed)
     jobs = planned_jobs(output)
-    n_shards = len(list((results / RUN / "segment").glob("test*.csv")))
+    n_shards = len(list((results / RUN / "segment").glob("*/test*.csv")))
     assert jobs == {"fuse": n_shards, "segment": n_shards, "evaluate": 1, "report": 1, "all": 1}
     other = results / "runs" / "strong_smoothing"
     assert (other / "report" / "report.html").is_file()
@@ -227,14 +233,25 @@ def test_killed_workflow_reruns_to_identical_metrics(finished_run, tmp_path):
     results = tmp_path / "results"
     config = write_config(tmp_path / "tiny.yaml", results)
 
-    kill_when(config, lambda: (results / "train" / "last_epoch.pt").exists())
-    assert not (results / "train" / "model.pt").exists()
-    kill_when(config, lambda: any((results / "attribution").glob("*/*.h5")))
-    assert "resuming after epoch 1" in (results / "logs" / "train.log").read_text()
-    kill_when(config, lambda: any((results / RUN / "masks" / "graphcut").glob("*/*.png")))
+    kill_when(config, lambda: any((results / "train").glob("*/last_epoch.pt")))
+    assert not any((results / "train").glob("*/model.pt"))
+    kill_when(config, lambda: any((results / "attribution").glob("*/*/*.h5")))
+    logs = [p.read_text() for p in (results / "logs" / "train").glob("*.log")]
+    assert any("resuming after epoch 1" in log for log in logs)
+    kill_when(config, lambda: any((results / RUN / "masks").glob("*/graphcut/*/*.png")))
     assert not (results / RUN / "metrics" / "summary.csv").exists()
     jobs = planned_jobs(run(config))
     assert jobs["segment"] >= 1 and "train" not in jobs
     for name in ("summary.csv", "per_image.csv"):
         ours = (results / RUN / "metrics" / name).read_bytes()
         assert ours == (reference / RUN / "metrics" / name).read_bytes(), name
+
+
+@pytest.mark.slow
+def test_summary_command_lists_every_variant(finished_run):
+    _, results = finished_run
+    proc = subprocess.run([sys.executable, "-m", "xaicut.summary", str(results)], cwd=REPO,
+                          capture_output=True, text=True, check=True)
+    for variant in VARIANTS:
+        assert re.search(rf"classifier {variant} test accuracy: [01]\.\d{{3}}", proc.stdout)
+    assert proc.stdout.count("graphcut_and") == len(VARIANTS)

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import yaml
 from snakemake.utils import validate
 
@@ -35,8 +36,26 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     return checked
 
 
+def variant_names(config: dict[str, Any]) -> list[str]:
+    """Names of the classifier variants to run, in config order (a ``null`` entry is dropped)."""
+    return [name for name, changes in config["variants"].items() if changes is not None]
+
+
+def variant_train_settings(config: dict[str, Any], variant: str) -> dict[str, Any]:
+    """The ``train`` section as classifier variant ``variant`` changes it."""
+    return {**config["train"], **config["variants"][variant]}
+
+
 def check_consistency(config: dict[str, Any]) -> None:
     """Raise ``ConfigError`` for combinations the schema cannot express (keys named)."""
+    if not variant_names(config):
+        raise ConfigError("variants: every variant is null; at least one must run")
+    train_schema = yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))["properties"]["train"]
+    for variant in variant_names(config):
+        try:
+            jsonschema.validate(variant_train_settings(config, variant), train_schema)
+        except jsonschema.ValidationError as err:
+            raise ConfigError(f"variants.{variant}: {err.message}") from err
     methods = config["attribute"]["methods"]
     mode = config["fuse"]["mode"]
     if mode not in ("and", "or", *methods):

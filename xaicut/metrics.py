@@ -20,7 +20,7 @@ from xaicut.io import read_mask
 log = logging.getLogger(__name__)
 
 METRICS = ("dice", "jaccard", "accuracy", "sensitivity", "specificity")
-SUMMARY_COLUMNS = ("stage", "n_images", "dice_mean", "dice_median", "jaccard_mean",
+SUMMARY_COLUMNS = ("variant", "stage", "n_images", "dice_mean", "dice_median", "jaccard_mean",
                    "jaccard_median", "accuracy_mean", "sensitivity_mean", "specificity_mean")
 
 
@@ -56,24 +56,27 @@ def summarise(per_image: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         accuracy_mean=("accuracy", "mean"), sensitivity_mean=("sensitivity", "mean"),
         specificity_mean=("specificity", "mean"),
     ).reset_index()
-    return summary[by + list(SUMMARY_COLUMNS[1:])]
+    return summary[by + list(SUMMARY_COLUMNS[2:])]
 
 
 def evaluate_results(manifest: pd.DataFrame, mask_dirs: list[str]) -> dict[str, pd.DataFrame]:
-    """Score every mask in ``mask_dirs`` (``masks/{stage}/{shard}``) against its ground truth.
+    """Score every mask in ``mask_dirs`` (``masks/{variant}/{stage}/{shard}``) against its
+    ground truth.
 
-    Returns ``per_image``, ``summary`` and ``per_class`` tables (contracts §7); stages keep the
-    order in which their folders are given.
+    Returns ``per_image``, ``summary`` and ``per_class`` tables (contracts §7); variants and
+    stages keep the order in which their folders are given.
     """
     rows_by_id = manifest.set_index("image_id")
     rows = []
     for folder in tqdm(mask_dirs, desc="evaluate", unit="folder"):
-        stage = Path(folder).parent.name
+        stage, variant = Path(folder).parent.name, Path(folder).parents[1].name
         for path in sorted(Path(folder).glob("*.png")):
             rec = rows_by_id.loc[path.stem]
             scores = mask_metrics(read_mask(path), read_mask(rec.mask_path))
-            rows.append({"image_id": path.stem, "dx": rec.dx, "stage": stage, **scores})
-    per_image = pd.DataFrame(rows, columns=["image_id", "dx", "stage", *METRICS])
-    summary = summarise(per_image, ["stage"])
+            rows.append({"image_id": path.stem, "dx": rec.dx, "variant": variant, "stage": stage,
+                         **scores})
+    per_image = pd.DataFrame(rows, columns=["image_id", "dx", "variant", "stage", *METRICS])
+    summary = summarise(per_image, ["variant", "stage"])
     log.info("summary:\n%s", summary.to_string(index=False))
-    return {"per_image": per_image, "summary": summary, "per_class": summarise(per_image, ["dx", "stage"])}
+    return {"per_image": per_image, "summary": summary,
+            "per_class": summarise(per_image, ["variant", "dx", "stage"])}

@@ -51,7 +51,10 @@ TABLE_PATHS = {
 }
 AUTO_THRESHOLDS = "thresholds/auto_thresholds.json"
 RUN_TABLES = ("summary", "per_class", "per_image")
-"""Tables of one run name (under ``results/runs/<run>/``); the others are shared by all runs."""
+"""Tables of one run name (under ``results/runs/<run>/``), rows of every classifier variant."""
+DATA_TABLES = ("manifest", "rejected")
+"""Tables of the input data, shared by all runs and variants; the others are per variant
+(``train/<variant>/history.csv`` …)."""
 COUNT_COLUMNS = ("n_images", "support", "epoch", "n_correct", "n_wrong")
 MAP_TITLES = {"gradcam": "Grad-CAM map", "gradcampp": "Grad-CAM++ map", "xgradcam": "XGradCAM map",
               "layercam": "LayerCAM map", "eigencam": "EigenCAM map", "scorecam": "ScoreCAM map",
@@ -83,7 +86,10 @@ img { max-width: 100%; display: block; margin: 1em 0; }
 
 @dataclass(frozen=True)
 class RunTables:
-    """The CSV outputs of one run (layouts in docs/data-contracts.md); ``None`` when absent."""
+    """The CSV outputs of one run and classifier variant (layouts in docs/data-contracts.md);
+    ``None`` when absent. ``variant`` None: a tree without variants."""
+
+    variant: str | None
 
     summary: pd.DataFrame | None
     per_class: pd.DataFrame | None
@@ -102,12 +108,28 @@ class RunTables:
 
 @dataclass(frozen=True)
 class RunDirs:
-    """Where the report's inputs live: ``shared`` holds data, model, attribution maps and the
-    threshold study; ``run`` the masks and metrics of one run name (both the same folder for a
-    flat results tree)."""
+    """Where the report's inputs for one classifier variant live: ``shared`` holds data, models,
+    attribution maps and threshold studies; ``run`` the masks and metrics of one run name (both
+    the same folder for a flat results tree). Per-variant files sit in a ``<variant>`` folder
+    below their stage folder (``train/<variant>/``, ``masks/<variant>/``); ``variant`` None
+    reads a tree without variant folders."""
 
     shared: Path
     run: Path
+    variant: str | None = None
+
+    def per_variant(self, root: Path, relative: str) -> Path:
+        """``root/<stage folder>/<variant>/<rest>`` for ``relative`` = ``<stage folder>/<rest>``."""
+        folder, rest = relative.split("/", 1)
+        return root / folder / self.variant / rest if self.variant else root / relative
+
+    def table_path(self, name: str) -> Path:
+        """Where the table ``name`` of ``TABLE_PATHS`` is read from."""
+        if name in DATA_TABLES:
+            return self.shared / TABLE_PATHS[name]
+        if name in RUN_TABLES:
+            return self.run / TABLE_PATHS[name]
+        return self.per_variant(self.shared, TABLE_PATHS[name])
 
 
 @dataclass(frozen=True)
@@ -138,12 +160,28 @@ def read_optional_csv(path: Path) -> pd.DataFrame | None:
     return None if table.empty else table
 
 
+def of_variant(table: pd.DataFrame | None, variant: str | None) -> pd.DataFrame | None:
+    """The rows of one variant of a run table (all rows without a ``variant`` column)."""
+    if table is None or variant is None or "variant" not in table.columns:
+        return table
+    rows = table[table["variant"] == variant].drop(columns="variant").reset_index(drop=True)
+    return None if rows.empty else rows
+
+
 def load_tables(dirs: RunDirs) -> RunTables:
-    """Read every CSV the report uses (``RUN_TABLES`` from the run folder, the rest shared)."""
-    return RunTables(**{
-        name: read_optional_csv((dirs.run if name in RUN_TABLES else dirs.shared) / rel)
-        for name, rel in TABLE_PATHS.items()
-    })
+    """Read every CSV the report uses for one variant (``RunDirs.table_path``)."""
+    tables = {name: read_optional_csv(dirs.table_path(name)) for name in TABLE_PATHS}
+    return RunTables(variant=dirs.variant, **{
+        name: of_variant(table, dirs.variant) if name in RUN_TABLES else table
+        for name, table in tables.items()})
+
+
+def report_variants(run_dir: Path) -> list[str | None]:
+    """The classifier variants in the run's summary table, in order ([None] without variants)."""
+    summary = read_optional_csv(run_dir / TABLE_PATHS["summary"])
+    if summary is None or "variant" not in summary.columns:
+        return [None]
+    return list(dict.fromkeys(summary["variant"].astype(str)))
 
 
 def stage_order(tables: RunTables) -> list[str]:
@@ -204,10 +242,16 @@ def missing_note(*relative_paths: str) -> str:
     return note(f"Skipped: {', '.join(relative_paths)} not found or empty.")
 
 
-def section(anchor: str, parts: list[str]) -> str:
-    """A ``<section>`` with the heading of ``SECTION_TITLES[anchor]``."""
-    heading = html.escape(SECTION_TITLES[anchor])
-    return f'<section id="{anchor}">\n<h2>{heading}</h2>\n' + "\n".join(parts) + "\n</section>"
+def anchor_id(anchor: str, variant: str | None) -> str:
+    """The HTML id of a section of one classifier variant."""
+    return f"{anchor}-{variant}" if variant else anchor
+
+
+def section(anchor: str, variant: str | None, parts: list[str]) -> str:
+    """A ``<section>`` with the heading of ``SECTION_TITLES[anchor]`` (and the variant's name)."""
+    heading = html.escape(SECTION_TITLES[anchor] + (f" — {variant}" if variant else ""))
+    return (f'<section id="{anchor_id(anchor, variant)}">\n<h2>{heading}</h2>\n'
+            + "\n".join(parts) + "\n</section>")
 
 
 def page(title: str, sections: list[str]) -> str:
@@ -356,9 +400,9 @@ def pick_examples(per_image: pd.DataFrame, n: int, stage: str) -> list[str]:
     return ranked["image_id"].iloc[np.unique(positions)].tolist()
 
 
-def find_shard(run_dir: Path, image_id: str) -> str | None:
+def find_shard(dirs: RunDirs, image_id: str) -> str | None:
     """The shard holding an image's masks (found via its fused mask), or ``None``."""
-    hits = sorted((run_dir / "masks" / "fused").glob(f"*/{image_id}.png"))
+    hits = sorted(dirs.per_variant(dirs.run, "masks/fused").glob(f"*/{image_id}.png"))
     return hits[0].parent.name if hits else None
 
 
@@ -373,20 +417,21 @@ def thumbnail_mask(mask: np.ndarray) -> np.ndarray:
     return thumbnail(mask.astype(np.uint8) * 255) > 127
 
 
-def read_example_masks(run_dir: Path, shard: str | None, image_id: str,
+def read_example_masks(dirs: RunDirs, shard: str | None, image_id: str,
                        stages: list[str], truth_path: Path) -> dict[str, np.ndarray]:
     """Thumbnail masks of every stage found on disk, plus the ground truth if it exists."""
     paths = {TRUTH: truth_path}
     if shard is not None:
-        paths |= {s: run_dir / "masks" / s / shard / f"{image_id}.png" for s in stages}
+        paths |= {s: dirs.per_variant(dirs.run, f"masks/{s}/{shard}/{image_id}.png")
+                  for s in stages}
     return {key: thumbnail_mask(read_mask(p)) for key, p in paths.items() if p.is_file()}
 
 
-def read_example_maps(results_dir: Path, shard: str | None, image_id: str) -> dict[str, np.ndarray]:
+def read_example_maps(dirs: RunDirs, shard: str | None, image_id: str) -> dict[str, np.ndarray]:
     """Thumbnail attribution maps of every method in ``MAP_TITLES`` found on disk."""
     if shard is None:
         return {}
-    directory = results_dir / "attribution" / shard
+    directory = dirs.per_variant(dirs.shared, f"attribution/{shard}")
     paths = {m: attribution_path(directory, image_id, m) for m in MAP_TITLES}
     return {m: thumbnail(read_attribution(p).values) for m, p in paths.items() if p.is_file()}
 
@@ -411,15 +456,15 @@ def load_example(dirs: RunDirs, image_id: str, tables: RunTables,
     except ValueError:
         return None
     rows = tables.per_image[tables.per_image["image_id"] == image_id]
-    shard = find_shard(dirs.run, image_id)
+    shard = find_shard(dirs, image_id)
     return Example(
         image_id=image_id,
         dx=str(record["dx"]),
         predicted_dx=predicted_dx(tables.predictions, image_id),
         dice=dict(zip(rows["stage"].astype(str), rows["dice"])),
         image=image,
-        maps=read_example_maps(dirs.shared, shard, image_id),
-        masks=read_example_masks(dirs.run, shard, image_id, stages, Path(record["mask_path"])),
+        maps=read_example_maps(dirs, shard, image_id),
+        masks=read_example_masks(dirs, shard, image_id, stages, Path(record["mask_path"])),
     )
 
 
@@ -521,7 +566,7 @@ def examples_section(dirs: RunDirs, tables: RunTables, stages: list[str],
     """Example rows as in paper 000 Figs 2–5, chosen across the graph-cut Dice range."""
     if tables.per_image is None or tables.manifest is None:
         missing = missing_note(TABLE_PATHS["per_image"], TABLE_PATHS["manifest"])
-        return section("examples", [missing])
+        return section("examples", tables.variant, [missing])
     stage = ranking_stage(stages)
     ids = pick_examples(tables.per_image, n_examples, stage)
     loaded = [load_example(dirs, i, tables, stages) for i in ids]
@@ -529,22 +574,23 @@ def examples_section(dirs: RunDirs, tables: RunTables, stages: list[str],
     notes = [f"{i}: image not in the manifest or unreadable; row skipped."
              for i, e in zip(ids, loaded) if e is None]
     if not examples:
-        return section("examples", [note("No examples to show."), *map(note, notes)])
+        return section("examples", tables.variant, [note("No examples to show."), *map(note, notes)])
     columns, cells, column_notes = example_grid(examples, stages)
     intro = (
         f"<p>{len(examples)} test images at evenly spaced ranks of {html.escape(stage)} Dice, best "
         "first. Yellow: predicted mask (on maps: the binarised map); cyan: ground truth.</p>"
     )
     figure = figure_html(example_grid_figure(examples, columns, cells, stage), "example rows")
-    return section("examples", [intro, figure, *map(note, notes + column_notes)])
+    return section("examples", tables.variant, [intro, figure, *map(note, notes + column_notes)])
 
 
 # --- sections --------------------------------------------------------------------------------
 
 
 def header_section(title: str, tables: RunTables, stages: list[str],
-                   config: dict[str, Any] | None) -> str:
-    """Title, test-image count, stages and the collapsible run configuration."""
+                   config: dict[str, Any] | None, variants: list[str | None]) -> str:
+    """Title, test-image count, stages, rejected inputs, the collapsible run configuration and
+    one line of section links per classifier variant."""
     n_test = count_test_images(tables)
     parts = [
         f"<h1>{html.escape(title)}</h1>",
@@ -559,15 +605,18 @@ def header_section(title: str, tables: RunTables, stages: list[str],
         text = json.dumps(config, indent=2, default=str)
         parts.append("<details><summary>Configuration</summary>"
                      f"<pre>{html.escape(text)}</pre></details>")
-    links = " | ".join(f'<a href="#{a}">{html.escape(t)}</a>' for a, t in SECTION_TITLES.items())
-    parts.append(f"<nav>{links}</nav>")
+    for variant in variants:
+        links = " | ".join(f'<a href="#{anchor_id(a, variant)}">{html.escape(t)}</a>'
+                           for a, t in SECTION_TITLES.items())
+        label = f"<b>{html.escape(variant)}</b>: " if variant else ""
+        parts.append(f"<nav>{label}{links}</nav>")
     return "<header>\n" + "\n".join(parts) + "\n</header>"
 
 
 def summary_section(tables: RunTables, stages: list[str]) -> str:
     """summary.csv as a table, mean Dice/Jaccard bars and per-image Dice distributions."""
     if tables.summary is None:
-        return section("summary", [missing_note(TABLE_PATHS["summary"])])
+        return section("summary", tables.variant, [missing_note(TABLE_PATHS["summary"])])
     summary_stages = present_stages(tables.summary, stages)
     rank = {s: i for i, s in enumerate(stages)}
     ordered = tables.summary.sort_values(
@@ -583,26 +632,26 @@ def summary_section(tables: RunTables, stages: list[str]) -> str:
         per_image_stages = present_stages(tables.per_image, stages)
         figure = dice_distribution_figure(tables.per_image, per_image_stages)
         parts.append(figure_html(figure, "Dice distributions per stage"))
-    return section("summary", parts)
+    return section("summary", tables.variant, parts)
 
 
 def per_class_section(tables: RunTables, stages: list[str]) -> str:
     """summary_per_class.csv as a table and a class × stage heatmap of mean Dice."""
     if tables.per_class is None:
-        return section("per-class", [missing_note(TABLE_PATHS["per_class"])])
+        return section("per-class", tables.variant, [missing_note(TABLE_PATHS["per_class"])])
     figure = class_stage_heatmap_figure(tables.per_class, present_stages(tables.per_class, stages))
-    return section("per-class", [table_html(tables.per_class),
+    return section("per-class", tables.variant, [table_html(tables.per_class),
                                  "<h3>Mean Dice per class and stage</h3>",
                                  figure_html(figure, "mean Dice per class and stage")])
 
 
-def attribution_section(tables: RunTables, results_dir: Path) -> str:
+def attribution_section(tables: RunTables, dirs: RunDirs) -> str:
     """Paper 001's threshold study (tables and curves) and the deletion-faithfulness scores."""
     parts = []
     if tables.threshold_curves is None or tables.best_thresholds is None:
         parts.append(missing_note(TABLE_PATHS["threshold_curves"]))
     else:
-        auto_path = results_dir / AUTO_THRESHOLDS
+        auto_path = dirs.per_variant(dirs.shared, AUTO_THRESHOLDS)
         auto = json.loads(auto_path.read_text()) if auto_path.is_file() else {}
         best = tables.best_thresholds
         test = best[best.split == "test"]
@@ -628,7 +677,7 @@ def attribution_section(tables: RunTables, results_dir: Path) -> str:
                   "blurred away; <code>random</code> deletes as many random pixels.</p>",
                   figure_html(deletion_figure(tables.deletion), "deletion curves"),
                   table_html(tables.deletion)]
-    return section("attribution", parts)
+    return section("attribution", tables.variant, parts)
 
 
 def classifier_section(tables: RunTables) -> str:
@@ -643,7 +692,7 @@ def classifier_section(tables: RunTables) -> str:
     parts = [f"<h3>{heading}</h3>\n"
              + (missing_note(TABLE_PATHS[name]) if table is None else render(table))
              for heading, table, name, render in sources]
-    return section("classifier", parts)
+    return section("classifier", tables.variant, parts)
 
 
 # --- entry points ----------------------------------------------------------------------------
@@ -659,21 +708,27 @@ def build_report(
 ) -> None:
     """Write the self-contained HTML report of a run to ``out_html``.
 
-    ``results_dir``: the workflow's results folder (data, model, maps, threshold study);
+    ``results_dir``: the workflow's results folder (data, models, maps, threshold studies);
     ``run_dir``: the run's folder with masks and metrics (``results_dir/runs/<run>``;
-    None = ``results_dir`` itself, a flat tree).
+    None = ``results_dir`` itself, a flat tree). The model-specific sections are repeated for
+    each classifier variant of the run's ``summary.csv``.
     """
-    dirs = RunDirs(Path(results_dir), Path(run_dir if run_dir is not None else results_dir))
-    tables = load_tables(dirs)
-    stages = stage_order(tables)
-    sections = [
-        header_section(title, tables, stages, config),
-        summary_section(tables, stages),
-        per_class_section(tables, stages),
-        attribution_section(tables, dirs.shared),
-        classifier_section(tables),
-        examples_section(dirs, tables, stages, n_examples),
-    ]
+    shared, run = Path(results_dir), Path(run_dir if run_dir is not None else results_dir)
+    variants = report_variants(run)
+    sections = []
+    for variant in variants:
+        dirs = RunDirs(shared, run, variant)
+        tables = load_tables(dirs)
+        stages = stage_order(tables)
+        if not sections:
+            sections.append(header_section(title, tables, stages, config, variants))
+        sections += [
+            summary_section(tables, stages),
+            per_class_section(tables, stages),
+            attribution_section(tables, dirs),
+            classifier_section(tables),
+            examples_section(dirs, tables, stages, n_examples),
+        ]
     with atomic_path(out_html) as tmp:
         tmp.write_text(page(title, sections), encoding="utf-8")
 

@@ -13,12 +13,21 @@ def format_summary(results_dir: Path, run: str = "default") -> str:
     """Return the summary table of run ``run``, the test accuracy and the report path as text."""
     run_dir = results_dir / "runs" / run
     summary = pd.read_csv(run_dir / "metrics" / "summary.csv")
-    report = pd.read_csv(results_dir / "train" / "classification_report.csv").set_index("class")
+    accuracy = [
+        f"classifier {variant} test accuracy: {classifier_accuracy(results_dir, variant):.3f}"
+        for variant in dict.fromkeys(summary["variant"])
+    ]
     return "\n".join([
         summary.to_string(index=False, float_format="%.3f"),
-        f"classifier test accuracy: {report.loc['accuracy', 'f1_score']:.3f}",
+        *accuracy,
         f"report: {(run_dir / 'report' / 'report.html').resolve()}",
     ])
+
+
+def classifier_accuracy(results_dir: Path, variant: str) -> float:
+    """Test-split accuracy of one classifier variant (its classification report)."""
+    path = results_dir / "train" / variant / "classification_report.csv"
+    return float(pd.read_csv(path).set_index("class").loc["accuracy", "f1_score"])
 
 
 def main() -> None:
