@@ -1,13 +1,18 @@
-"""Metrics equal hand-computed values; evaluate reads the documented mask layout."""
+"""Metrics equal hand-computed values and the ISIC challenge scoring package's; evaluate reads
+the documented mask layout."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from isic_challenge_scoring import metrics as isic
+from isic_challenge_scoring.confusion import create_binary_confusion_matrix
 
+from test_graphcut import sample_images
 from xaicut.io import write_mask
-from xaicut.metrics import SUMMARY_COLUMNS, evaluate_results, mask_metrics
+from xaicut.metrics import METRICS, SUMMARY_COLUMNS, evaluate_results, mask_metrics
 
 
 def test_metrics_match_hand_computation():
@@ -21,6 +26,9 @@ def test_metrics_match_hand_computation():
     assert m["accuracy"] == pytest.approx(14 / 20)
     assert m["sensitivity"] == pytest.approx(3 / 6)
     assert m["specificity"] == pytest.approx(11 / 14)
+    assert m["precision"] == pytest.approx(3 / 6)
+    assert m["threshold_jaccard"] == 0.0    # Jaccard 1/3 < 0.65
+    assert set(m) == set(METRICS)
 
 
 def test_edge_cases():
@@ -28,6 +36,10 @@ def test_edge_cases():
     assert mask_metrics(empty, empty)["dice"] == 1.0
     assert mask_metrics(~empty, empty)["dice"] == 0.0
     assert mask_metrics(~empty, ~empty)["jaccard"] == 1.0
+    assert set(mask_metrics(empty, empty).values()) == {1.0}
+    assert mask_metrics(empty, ~empty)["precision"] == 1.0     # nothing predicted, nothing wrong
+    assert mask_metrics(empty, ~empty)["jaccard"] == 0.0
+    assert mask_metrics(~empty, empty)["sensitivity"] == 1.0   # nothing to find
     with pytest.raises(ValueError, match="shapes differ"):
         mask_metrics(empty, np.zeros((2, 3), bool))
 
@@ -57,3 +69,46 @@ def test_evaluate_results_tables(tmp_path):
     mel = per_class[(per_class.dx == "mel") & (per_class.stage == "graphcut")]
     assert mel.set_index("variant").dice_mean.to_dict() == {"cbam": 0.0}
 
+
+
+ISIC_METRICS = {  # our metric -> the ISIC challenge's function of a confusion matrix
+    "accuracy": isic.binary_accuracy,
+    "sensitivity": isic.binary_sensitivity,
+    "specificity": isic.binary_specificity,
+    "jaccard": isic.binary_jaccard,
+    "threshold_jaccard": isic.binary_threshold_jaccard,
+    "dice": isic.binary_dice,
+    "precision": isic.binary_ppv,
+}
+DISK = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (41, 41))
+PERTURBATIONS = {  # name -> prediction made from a ground-truth mask
+    "exact": lambda t: t,
+    "dilated": lambda t: cv2.dilate(t.astype(np.uint8), DISK) > 0,
+    "eroded": lambda t: cv2.erode(t.astype(np.uint8), DISK) > 0,
+    "shifted": lambda t: np.roll(t, (60, 90), axis=(0, 1)),
+    "empty": np.zeros_like,
+    "full": np.ones_like,
+}
+
+
+def scoring_cases() -> list[tuple[np.ndarray, np.ndarray]]:
+    """(prediction, truth) pairs: the real sample masks under each perturbation, and an empty
+    truth against an empty and a full prediction."""
+    truths = [truth for _, truth in sample_images()]
+    cases = [(perturb(t), t) for t in truths for perturb in PERTURBATIONS.values()]
+    empty = np.zeros_like(truths[0])
+    return cases + [(empty, empty), (~empty, empty)]
+
+
+def test_metrics_equal_isic_challenge_scoring():
+    """Per image, ``mask_metrics`` equals the ISIC-2018 challenge scoring to 1e-9, empty masks
+    included (the ISIC scorer binarises ``> 128``; masks here are already boolean)."""
+    cases = scoring_cases()
+    for prediction, truth in cases:
+        ours = mask_metrics(prediction, truth)
+        matrix = create_binary_confusion_matrix(truth_binary_values=truth.astype(bool),
+                                                prediction_binary_values=prediction.astype(bool))
+        theirs = {name: float(score(matrix)) for name, score in ISIC_METRICS.items()}
+        assert ours == pytest.approx(theirs, abs=1e-9, rel=0)
+    thresholded = [mask_metrics(p, t)["threshold_jaccard"] for p, t in cases]
+    assert 0.0 in thresholded and any(0.65 <= j < 1 for j in thresholded)  # both branches

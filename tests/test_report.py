@@ -12,6 +12,9 @@ import pytest
 from xaicut import CLASSES, report
 from xaicut.attribution_store import AttributionMap, attribution_path, write_attribution
 from xaicut.io import write_csv, write_image, write_mask
+from xaicut.metrics import SUMMARY_COLUMNS as ALL_SUMMARY_COLUMNS
+from xaicut.published import PUBLISHED
+from xaicut.report import N_WORST, SECTION_TITLES as ALL_SECTION_TITLES
 from xaicut.report import build_report, main, pick_examples
 
 WIDTH, HEIGHT = 60, 45
@@ -23,10 +26,10 @@ IMAGES = {  # image_id: (dx, shard, predicted dx)
 }
 STAGES = ("gradcam", "shap", "fused", "graphcut", "otsu")
 SUMMARY_MARKER = 0.4321  # graphcut dice_median in summary.csv; must show as 0.432
-SUMMARY_COLUMNS = ["n_images", "dice_mean", "dice_median", "jaccard_mean", "jaccard_median",
-                   "accuracy_mean", "sensitivity_mean", "specificity_mean"]
-SECTION_TITLES = ("Segmentation summary", "Segmentation per class", "Classifier", "Examples",
-                  "Dice distributions per stage")
+SUMMARY_COLUMNS = list(ALL_SUMMARY_COLUMNS[2:])   # after variant and stage
+SUMMARY_VALUES = [4, 0.5, 0.5, 0.4, 0.4, 0.9, 0.8, 0.95, 0.85, 0.3]
+"""summary.csv values of the first stage; dice_mean grows by 0.05 a stage."""
+SECTION_TITLES = (*ALL_SECTION_TITLES.values(), "Dice distributions per stage")
 
 
 def ellipse_mask(cx: int, cy: int, rx: int, ry: int) -> np.ndarray:
@@ -72,8 +75,16 @@ REJECTED_PROBLEM = "image file is empty (0 bytes)"
 
 def metric_row(dice: float) -> dict[str, float]:
     """Made-up metric values derived from a Dice score."""
-    return {"dice": dice, "jaccard": dice / (2 - dice), "accuracy": 0.9,
-            "sensitivity": 0.8, "specificity": 0.95}
+    jaccard = dice / (2 - dice)
+    return {"dice": dice, "jaccard": jaccard, "accuracy": 0.9, "sensitivity": 0.8,
+            "specificity": 0.95, "precision": 0.85,
+            "threshold_jaccard": jaccard if jaccard >= 0.65 else 0.0}
+
+
+def summary_row(stage: str, j: int) -> dict[str, float | str]:
+    """The made-up summary.csv row of the ``j``-th stage."""
+    values = dict(zip(SUMMARY_COLUMNS, SUMMARY_VALUES))
+    return {"stage": stage, **values, "dice_mean": values["dice_mean"] + 0.05 * j}
 
 
 def write_tables(root: Path, paths: dict[str, tuple[Path, Path]]) -> None:
@@ -92,9 +103,7 @@ def write_tables(root: Path, paths: dict[str, tuple[Path, Path]]) -> None:
         for k, i in enumerate(ids) for j, s in enumerate(STAGES)
     ])
     write_csv(per_image, root / "metrics" / "per_image.csv")
-    summary = [{"stage": s, **dict(zip(SUMMARY_COLUMNS, [4, 0.5 + 0.05 * j, 0.5, 0.4, 0.4,
-                                                          0.9, 0.8, 0.95]))}
-               for j, s in enumerate(STAGES)]
+    summary = [summary_row(s, j) for j, s in enumerate(STAGES)]
     summary[STAGES.index("graphcut")]["dice_median"] = SUMMARY_MARKER
     write_csv(pd.DataFrame(summary), root / "metrics" / "summary.csv")
     per_class = [{"dx": dx, **row} for dx in ("bcc", "mel", "nv") for row in summary]
@@ -240,8 +249,134 @@ def test_report_repeats_model_sections_per_variant(tmp_path: Path) -> None:
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     for variant in ("resnet18", "resnet18_cbam"):
         for anchor, title in report.SECTION_TITLES.items():
+            if anchor in report.COMPARISON_SECTIONS:
+                continue
             assert f'<section id="{anchor}-{variant}">\n<h2>{title} — {variant}</h2>' in html
             assert f'href="#{anchor}-{variant}"' in html
     assert f"<td>{SUMMARY_MARKER:.3f}</td>" in html and f"<td>{SUMMARY_MARKER - 0.1:.3f}</td>" in html
     assert "Skipped: train/" not in html   # the per-variant classifier tables are found
     assert ">Grad-CAM map: no input" not in html and ">SHAP map: no input" not in html
+
+
+def section_of(html: str, anchor: str) -> str:
+    """The HTML of the report section ``anchor``."""
+    match = re.search(rf'<section id="{anchor}">(.*?)</section>', html, re.S)
+    assert match, anchor
+    return match.group(1)
+
+
+def table_rows(html: str) -> list[list[str]]:
+    """The body rows of every table in ``html``, as lists of cell texts."""
+    return [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", html, re.S)
+            if "<td>" in row]
+
+
+def mean_sd_text(values: pd.Series) -> str:
+    return f"{values.mean():.3f} ± {values.std():.3f}"
+
+
+def rewrite_metrics(results: Path, change) -> None:
+    """Replace each metrics table of the fake tree by ``change(table)``."""
+    for name in ("per_image.csv", "summary.csv", "summary_per_class.csv"):
+        path = results / "metrics" / name
+        write_csv(change(pd.read_csv(path)), path)
+
+
+def test_unet_vs_xai_without_unet(complete_results: Path, report_html: str) -> None:
+    per_image = pd.read_csv(complete_results / "metrics" / "per_image.csv")
+    graphcut = per_image[per_image.stage == "graphcut"]
+    rows = table_rows(section_of(report_html, "unet-vs-xai"))
+    assert [r[1] for r in rows] == ["fused", "graphcut"]   # XAI stages only, no map or otsu
+    assert rows[1] == ["XAI segmentation (graph cut)", "graphcut", "4",
+                       mean_sd_text(graphcut.dice), mean_sd_text(graphcut.jaccard)]
+    assert "(stage unet) was not run" in section_of(report_html, "unet-vs-xai")
+
+
+def test_ablation_lists_every_stage_in_pipeline_order(report_html: str) -> None:
+    rows = table_rows(section_of(report_html, "ablation"))
+    assert [r[0] for r in rows] == ["gradcam", "shap", "fused", "otsu", "graphcut"]
+    otsu = dict(zip(["stage", "n_images", "dice", "jaccard", "accuracy", "sensitivity",
+                     "specificity", "precision", "threshold_jaccard"], rows[3]))
+    assert otsu["dice"] == f"{0.5 + 0.05 * STAGES.index('otsu'):.3f}"
+    assert (otsu["precision"], otsu["threshold_jaccard"]) == ("0.850", "0.300")
+
+
+def test_per_class_dice_table_and_figure(report_html: str) -> None:
+    part = section_of(report_html, "per-class")
+    rows = table_rows(part.split("<details>")[0])
+    assert [r[0] for r in rows] == ["bcc", "mel", "nv"]   # CLASSES order
+    assert rows[0][1:] == [f"{0.5 + 0.05 * j:.3f}" for j in range(len(STAGES))]
+    assert "data:image/png;base64," in part
+
+
+def test_published_results_beside_ours(report_html: str) -> None:
+    part = section_of(report_html, "published")
+    assert "not comparable 1:1" in part
+    rows = table_rows(part)
+    assert rows[0][:5] == ["this run", "metrics/summary.csv",
+                           "HAM10000, this run's test split (4 images)",
+                           "XAI segmentation (graph cut)", "class labels"]
+    assert rows[0][5] == f"{0.5 + 0.05 * STAGES.index('graphcut'):.3f}"
+    for result, row in zip(PUBLISHED, rows[1:], strict=True):
+        assert result.method in row and result.source in row
+        for _, value in result.scores.values():
+            assert f"{value} {result.unit}".strip() in row
+
+
+def test_examples_show_pixel_errors_and_failures_the_worst_images(report_html: str) -> None:
+    examples = section_of(report_html, "examples")
+    assert "Pixel errors of graphcut" in examples and examples.count("data:image/png") == 2
+    failures = section_of(report_html, "failures")
+    rows = table_rows(failures)
+    assert len(rows) == min(N_WORST, len(IMAGES))
+    assert [r[0] for r in rows] == sorted(IMAGES)   # fake graph-cut Dice grows with the id
+    assert rows[2][:3] == ["ISIC_0000003", "bcc", "nv"]
+    assert rows[0][3 + STAGES.index("graphcut")] == f"{0.2 + 0.03 * STAGES.index('graphcut'):.3f}"
+    assert "data:image/png;base64," in failures
+
+
+def test_report_with_unet_and_classifier_variants(tmp_path: Path) -> None:
+    """U-Net rows lead the U-Net vs XAI table; a variant column groups ablation and comparison."""
+    results = make_results(tmp_path)
+
+    def with_unet_and_variants(table: pd.DataFrame) -> pd.DataFrame:
+        dice = "dice" if "dice" in table else "dice_mean"
+        unet = table[table.stage == "graphcut"].assign(stage="unet", **{dice: 0.9})
+        both = pd.concat([table, unet], ignore_index=True)
+        cbam = both.assign(**{dice: both[dice] + 0.01})
+        return pd.concat([both.assign(variant="resnet18"), cbam.assign(variant="resnet18_cbam")],
+                         ignore_index=True)
+
+    rewrite_metrics(results, with_unet_and_variants)
+    build_report(results, tmp_path / "report.html", n_examples=2)
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    comparison = table_rows(section_of(html, "unet-vs-xai"))
+    assert [(r[0], r[2]) for r in comparison] == [
+        (v, s) for v in ("resnet18", "resnet18_cbam") for s in ("unet", "fused", "graphcut")]
+    assert comparison[0][1] == "U-Net (supervised)"
+    assert comparison[0][4].startswith("0.900 ± 0.000")
+    assert comparison[3][4].startswith("0.910")
+    assert "was not run" not in html
+    ablation = table_rows(section_of(html, "ablation"))
+    order = ["gradcam", "shap", "fused", "otsu", "graphcut", "unet"]
+    assert [(r[0], r[1]) for r in ablation] == [
+        (v, s) for v in ("resnet18", "resnet18_cbam") for s in order]
+    assert ablation[len(order)][3] == "0.510"        # resnet18_cbam gradcam dice_mean
+    published = table_rows(section_of(html, "published"))
+    assert [r[3] for r in published[:4]] == [
+        "U-Net (supervised) [resnet18]", "XAI segmentation (graph cut) [resnet18]",
+        "U-Net (supervised) [resnet18_cbam]", "XAI segmentation (graph cut) [resnet18_cbam]"]
+    assert "<th>graphcut</th>" in section_of(html, "per-class-resnet18_cbam")  # one per variant
+
+
+def test_report_without_metrics_keeps_published_numbers(tmp_path: Path) -> None:
+    results = make_results(tmp_path)
+    for name in ("per_image.csv", "summary.csv", "summary_per_class.csv"):
+        (results / "metrics" / name).unlink()
+    build_report(results, tmp_path / "report.html", n_examples=2)
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    for anchor in ("unet-vs-xai", "failures"):
+        assert "Skipped: metrics/per_image.csv" in section_of(html, anchor)
+    assert "Skipped: metrics/summary.csv not found" in section_of(html, "ablation")
+    published = section_of(html, "published")
+    assert "Skipped: metrics/summary.csv" in published and "85.17 %" in published

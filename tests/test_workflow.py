@@ -19,7 +19,7 @@ import yaml
 from conftest import REPO
 from xaicut.attribution_store import read_attribution
 from xaicut.model import file_sha256
-from xaicut.metrics import SUMMARY_COLUMNS
+from xaicut.metrics import METRICS, SUMMARY_COLUMNS
 
 RUN = Path("runs") / "default"
 VARIANTS = ["plain", "cbam"]   # config.yaml's classifier variants
@@ -84,7 +84,12 @@ def test_outputs_follow_contracts(finished_run):
     n_test = int((manifest.split == "test").sum())
     assert (summary.n_images == n_test).all()
     per_image = pd.read_csv(results / RUN / "metrics" / "per_image.csv")
-    assert per_image[["dice", "jaccard"]].apply(lambda c: c.between(0, 1)).all().all()
+    assert per_image[list(METRICS)].apply(lambda c: c.between(0, 1)).all().all()
+    documented = documented_columns("## 7.")
+    assert list(per_image.columns) == documented["per_image.csv"]
+    assert list(summary.columns) == documented["summary.csv"]
+    per_class = pd.read_csv(results / RUN / "metrics" / "summary_per_class.csv")
+    assert list(per_class.columns) == ["variant", "dx", *SUMMARY_COLUMNS[1:]]
     n_val = int((manifest.split == "val").sum())
     maps = sorted((results / "attribution").glob("*/*/*.h5"))
     assert len(maps) == 2 * 2 * (n_test + n_val)      # validation maps feed the study

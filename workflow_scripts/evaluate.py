@@ -1,4 +1,4 @@
-"""Rule evaluate: Dice/Jaccard/accuracy/sensitivity/specificity per image, stage and class."""
+"""Rule evaluate: the overlap metrics of xaicut.metrics per image, stage and class."""
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
 

@@ -2,8 +2,14 @@
 
 Input: bool masks per image and stage, ground-truth masks from the manifest. Output: the tables of
 ``docs/data-contracts.md`` §7. All metrics are fractions in [0, 1] computed from the confusion
-counts of the two masks; an empty prediction of an empty truth scores 1 (nothing to find, nothing
-found).
+counts (TP, FP, FN, TN pixels) of the two masks, as in paper 004 eq. 4-10 and the ISIC-2018
+challenge scoring (``isic-challenge-scoring``, checked in tests/test_metrics.py).
+
+Empty-mask conventions: a ratio whose denominator is 0 scores 1. So an empty prediction of an
+empty truth scores 1 on every metric (nothing to find, nothing found); an empty truth gives
+sensitivity 1 whatever is predicted, and an empty prediction gives precision 1 whatever the truth
+(its Dice and Jaccard are 0 when the truth is not empty). ``threshold_jaccard`` is the ISIC-2018
+task 1 score: the image's Jaccard if it is at least ``THRESHOLD_JACCARD_CUTOFF``, else 0.
 """
 
 from __future__ import annotations
@@ -19,17 +25,33 @@ from xaicut.io import read_mask
 
 log = logging.getLogger(__name__)
 
-METRICS = ("dice", "jaccard", "accuracy", "sensitivity", "specificity")
-SUMMARY_COLUMNS = ("variant", "stage", "n_images", "dice_mean", "dice_median", "jaccard_mean",
-                   "jaccard_median", "accuracy_mean", "sensitivity_mean", "specificity_mean")
+METRICS = ("dice", "jaccard", "accuracy", "sensitivity", "specificity", "precision",
+           "threshold_jaccard")
+THRESHOLD_JACCARD_CUTOFF = 0.65
+"""ISIC-2018 task 1: an image whose Jaccard is below this scores 0 in ``threshold_jaccard``."""
+SUMMARY_AGGREGATES = {
+    "n_images": ("image_id", "count"),
+    "dice_mean": ("dice", "mean"), "dice_median": ("dice", "median"),
+    "jaccard_mean": ("jaccard", "mean"), "jaccard_median": ("jaccard", "median"),
+    "accuracy_mean": ("accuracy", "mean"), "sensitivity_mean": ("sensitivity", "mean"),
+    "specificity_mean": ("specificity", "mean"), "precision_mean": ("precision", "mean"),
+    "threshold_jaccard_mean": ("threshold_jaccard", "mean"),
+}
+"""Summary column -> (per-image column, aggregation), in the column order of contracts §7."""
+SUMMARY_COLUMNS = ("variant", "stage", *SUMMARY_AGGREGATES)
 
 
 def _ratio(num: int, den: int) -> float:
+    """``num / den``, or 1 when ``den`` is 0 (the empty-mask convention of the module doc)."""
     return float(num) / den if den else 1.0
 
 
 def mask_metrics(prediction: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Return Dice, Jaccard, accuracy, sensitivity and specificity of two same-shape masks."""
+    """Score a predicted mask against the ground truth (same shape; nonzero = lesion).
+
+    Returns every metric of ``METRICS`` as a fraction in [0, 1] (paper 004 eq. 4-10; sensitivity
+    is their recall, ``threshold_jaccard`` the ISIC-2018 score).
+    """
     if prediction.shape != truth.shape:
         raise ValueError(f"mask shapes differ: {prediction.shape} vs {truth.shape}")
     p, t = prediction.astype(bool), truth.astype(bool)
@@ -37,25 +59,21 @@ def mask_metrics(prediction: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     fp = int(np.count_nonzero(p & ~t))
     fn = int(np.count_nonzero(~p & t))
     tn = p.size - tp - fp - fn
+    jaccard = _ratio(tp, tp + fp + fn)
     return {
         "dice": _ratio(2 * tp, 2 * tp + fp + fn),
-        "jaccard": _ratio(tp, tp + fp + fn),
+        "jaccard": jaccard,
         "accuracy": _ratio(tp + tn, p.size),
         "sensitivity": _ratio(tp, tp + fn),
         "specificity": _ratio(tn, tn + fp),
+        "precision": _ratio(tp, tp + fp),
+        "threshold_jaccard": jaccard if jaccard >= THRESHOLD_JACCARD_CUTOFF else 0.0,
     }
 
 
 def summarise(per_image: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Aggregate ``per_image`` rows (contracts §7) into summary rows grouped by ``by``."""
-    grouped = per_image.groupby(by, sort=False)
-    summary = grouped.agg(
-        n_images=("image_id", "count"),
-        dice_mean=("dice", "mean"), dice_median=("dice", "median"),
-        jaccard_mean=("jaccard", "mean"), jaccard_median=("jaccard", "median"),
-        accuracy_mean=("accuracy", "mean"), sensitivity_mean=("sensitivity", "mean"),
-        specificity_mean=("specificity", "mean"),
-    ).reset_index()
+    summary = per_image.groupby(by, sort=False).agg(**SUMMARY_AGGREGATES).reset_index()
     return summary[by + list(SUMMARY_COLUMNS[2:])]
 
 

@@ -16,6 +16,7 @@ import html
 import io
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,14 @@ import pandas as pd
 matplotlib.use("Agg")
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from xaicut import CLASSES  # noqa: E402
 from xaicut.attribution_store import attribution_path, read_attribution  # noqa: E402
 from xaicut.io import atomic_path, read_mask, read_rgb  # noqa: E402
+from xaicut.metrics import METRICS  # noqa: E402
+from xaicut.published import METRIC_TITLES, TABLE_COLUMNS, published_table  # noqa: E402
 
 TABLE_PATHS = {
     "summary": "metrics/summary.csv",
@@ -61,18 +65,37 @@ MAP_TITLES = {"gradcam": "Grad-CAM map", "gradcampp": "Grad-CAM++ map", "xgradca
               "shap": "SHAP map", "shap_partition": "Partition SHAP map"}
 MASK_TITLES = {"fused": "Fused mask", "graphcut": "Graph cut"}
 RANKING_STAGE = "graphcut"
+"""The main segmentation stage: it orders the examples and the failure gallery."""
+UNET_STAGE = "unet"
+"""The supervised U-Net baseline's stage, when that stage was run."""
+VARIANT = "variant"
+"""Optional column of the metrics tables naming the classifier variant (contracts §7)."""
+PIPELINE_ORDER = ("fused", "otsu", "graphcut", "graphcut_*", "unet")
+"""Stage kinds in pipeline order; attribution-map masks (any other stage) come before them."""
 MAX_REJECTED_ROWS = 50
+N_WORST = 10
 TRUTH = "truth"
 THUMBNAIL_WIDTH = 200
+GALLERY_COLUMNS = 5
 PREDICTION_COLOUR = (255, 255, 0)
 TRUTH_COLOUR = (0, 255, 255)
+ERROR_COLOURS = {"TP (lesion found)": (0, 200, 0), "FP (over-segmented)": (255, 0, 0),
+                 "FN (missed lesion)": (0, 90, 255)}
+"""Pixel classes of a prediction against the truth and their RGB tint (green, red, blue)."""
+ERROR_ALPHA = 0.5
 SECTION_TITLES = {
     "summary": "Segmentation summary",
+    "unet-vs-xai": "Supervised U-Net vs XAI segmentation",
+    "ablation": "Stage ablation",
     "per-class": "Segmentation per class",
+    "published": "Published results (on their own datasets)",
     "attribution": "Attribution maps: threshold study and faithfulness",
     "classifier": "Classifier",
     "examples": "Examples",
+    "failures": "Failure analysis: worst test images",
 }
+COMPARISON_SECTIONS = ("unet-vs-xai", "ablation", "published")
+"""Sections over every classifier variant; the others are repeated per variant."""
 CSS = """
 body { font-family: sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }
 h1 { border-bottom: 2px solid #444; } h2 { border-bottom: 1px solid #bbb; margin-top: 2em; }
@@ -190,10 +213,47 @@ def stage_order(tables: RunTables) -> list[str]:
     return list(dict.fromkeys(str(s) for t in frames for s in t["stage"]))
 
 
-def present_stages(table: pd.DataFrame, stages: list[str]) -> list[str]:
-    """The stages of ``stages`` that occur in ``table``'s stage column, in that order."""
-    found = set(table["stage"].astype(str))
-    return [s for s in stages if s in found]
+def group_keys(table: pd.DataFrame) -> list[str]:
+    """The columns a metrics table's rows are grouped by: variant (when present) and stage."""
+    return [VARIANT, "stage"] if VARIANT in table.columns else ["stage"]
+
+
+def stage_labels(table: pd.DataFrame) -> pd.Series:
+    """Each row's stage; with a variant column, variant and stage on two lines (so they fit under
+    a figure's bar or column)."""
+    stages = table["stage"].astype(str)
+    return table[VARIANT].astype(str) + "\n" + stages if VARIANT in table.columns else stages
+
+
+def sort_by_stage(table: pd.DataFrame, stages: list[str]) -> pd.DataFrame:
+    """``table`` rows in the order of ``stages`` (stable, so variants keep their order)."""
+    rank = {s: i for i, s in enumerate(stages)}
+    return table.sort_values("stage", key=lambda column: column.astype(str).map(rank),
+                             kind="stable")
+
+
+def ordered_labels(table: pd.DataFrame, stages: list[str]) -> list[str]:
+    """The distinct ``stage_labels`` of ``table``, stages in the order of ``stages``."""
+    return list(dict.fromkeys(stage_labels(sort_by_stage(table, stages))))
+
+
+def pipeline_rank(stage: str) -> int:
+    """0 for an attribution-map mask, else 1 + the stage's position in ``PIPELINE_ORDER``."""
+    kind = "graphcut_*" if stage.startswith("graphcut_") else stage
+    return PIPELINE_ORDER.index(kind) + 1 if kind in PIPELINE_ORDER else 0
+
+
+def pipeline_sorted(table: pd.DataFrame, first: str | None = None) -> pd.DataFrame:
+    """Rows by variant (first appearance), then pipeline position of the stage (``first`` before
+    all others), then original order."""
+    def rank(stage: str) -> int:
+        return -1 if stage == first else pipeline_rank(stage)
+
+    keys = pd.DataFrame({"rank": table["stage"].astype(str).map(rank)}, index=table.index)
+    if VARIANT in table.columns:
+        variants = {v: i for i, v in enumerate(dict.fromkeys(table[VARIANT]))}
+        keys.insert(0, VARIANT, table[VARIANT].map(variants))
+    return table.loc[keys.sort_values(list(keys.columns), kind="stable").index]
 
 
 def count_test_images(tables: RunTables) -> int | None:
@@ -274,27 +334,29 @@ def annotate_cells(ax: Axes, values: np.ndarray, fmt: str, white: np.ndarray) ->
         ax.text(col, row, text, ha="center", va="center", fontsize=8, color=colour)
 
 
-def summary_figure(summary: pd.DataFrame, stages: list[str]) -> Figure:
-    """Grouped bars of mean Dice and mean Jaccard per stage."""
-    rows = summary.set_index(summary["stage"].astype(str)).reindex(stages)
-    x = np.arange(len(stages))
-    fig = Figure(figsize=(max(4.0, 1.3 * len(stages) + 1.5), 3.4), layout="constrained")
+def summary_figure(summary: pd.DataFrame) -> Figure:
+    """Grouped bars of mean Dice and mean Jaccard per row of ``summary`` (in its order)."""
+    labels = stage_labels(summary).tolist()
+    x = np.arange(len(labels))
+    fig = Figure(figsize=(max(4.0, 1.3 * len(labels) + 1.5), 3.4), layout="constrained")
     ax = fig.subplots()
     for offset, column, label in ((-0.2, "dice_mean", "Dice"), (0.2, "jaccard_mean", "Jaccard")):
-        bars = ax.bar(x + offset, rows[column], width=0.4, label=label)
+        bars = ax.bar(x + offset, summary[column], width=0.4, label=label)
         ax.bar_label(bars, fmt="%.3f", fontsize=7)
-    ax.set_xticks(x, stages)
+    ax.set_xticks(x, labels)
     ax.set(ylim=(0, 1.1), ylabel="mean over test images", title="Mean Dice and Jaccard per stage")
     ax.legend(loc="upper left", fontsize=8)
     return fig
 
 
-def dice_distribution_figure(per_image: pd.DataFrame, stages: list[str]) -> Figure:
-    """Box plot of per-image Dice per stage, with the individual images as jittered points."""
-    groups = [per_image.loc[per_image["stage"] == s, "dice"].dropna().to_numpy() for s in stages]
-    fig = Figure(figsize=(max(4.0, 1.3 * len(stages) + 1.5), 3.4), layout="constrained")
+def dice_distribution_figure(per_image: pd.DataFrame, labels: list[str]) -> Figure:
+    """Box plot of per-image Dice per stage label (``stage_labels``), with the individual images
+    as jittered points."""
+    row_labels = stage_labels(per_image)
+    groups = [per_image.loc[row_labels == s, "dice"].dropna().to_numpy() for s in labels]
+    fig = Figure(figsize=(max(4.0, 1.3 * len(labels) + 1.5), 3.4), layout="constrained")
     ax = fig.subplots()
-    ax.boxplot(groups, tick_labels=stages, showmeans=True, showfliers=False)
+    ax.boxplot(groups, tick_labels=labels, showmeans=True, showfliers=False)
     jitter = np.random.default_rng(0)
     for position, values in enumerate(groups, start=1):
         offsets = jitter.uniform(-0.12, 0.12, len(values))
@@ -303,11 +365,24 @@ def dice_distribution_figure(per_image: pd.DataFrame, stages: list[str]) -> Figu
     return fig
 
 
-def class_stage_heatmap_figure(per_class: pd.DataFrame, stages: list[str]) -> Figure:
-    """Heatmap of mean Dice with one row per class (``CLASSES`` order) and a column per stage."""
-    grid = per_class.pivot_table(index="dx", columns="stage", values="dice_mean")
+def stage_grid(table: pd.DataFrame, index: str, values: str, stages: list[str]) -> pd.DataFrame:
+    """``values`` of ``table`` with a row per ``index`` value and a column per stage label
+    (``stage_labels``, stages in the order of ``stages``)."""
+    grid = table.assign(label=stage_labels(table)).pivot_table(index=index, columns="label",
+                                                               values=values)
+    return grid.reindex(columns=ordered_labels(table, stages)).rename_axis(columns=None)
+
+
+def class_stage_dice(per_class: pd.DataFrame, stages: list[str]) -> pd.DataFrame:
+    """Mean Dice per class (rows, ``CLASSES`` order, index ``dx``) and stage label (columns)."""
+    grid = stage_grid(per_class, "dx", "dice_mean", stages)
     classes = [c for c in CLASSES if c in grid.index] + sorted(set(grid.index) - set(CLASSES))
-    grid = grid.reindex(index=classes, columns=stages)
+    return grid.reindex(index=classes)
+
+
+def class_stage_heatmap_figure(grid: pd.DataFrame) -> Figure:
+    """Heatmap of a ``class_stage_dice`` grid, values written into the cells."""
+    stages, classes = list(grid.columns), list(grid.index)
     fig = Figure(figsize=(1.1 * len(stages) + 2.5, 0.45 * len(classes) + 1.6), layout="constrained")
     ax = fig.subplots()
     values = grid.to_numpy(dtype=float)
@@ -393,7 +468,7 @@ def pick_examples(per_image: pd.DataFrame, n: int, stage: str) -> list[str]:
     """Ids of up to ``n`` images at evenly spaced ranks of ``stage`` Dice, best first."""
     ranked = per_image[per_image["stage"] == stage].sort_values(
         ["dice", "image_id"], ascending=[False, True]
-    )
+    ).drop_duplicates("image_id")
     if n <= 0 or ranked.empty:
         return []
     positions = np.linspace(0, len(ranked) - 1, min(n, len(ranked))).round().astype(int)
@@ -561,18 +636,117 @@ def example_grid_figure(examples: list[Example], columns: dict[str, str],
     return fig
 
 
+def error_overlay(image: np.ndarray, prediction: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """``image`` with the TP, FP and FN pixels of ``prediction`` against ``truth`` (boolean masks
+    of the image's size) tinted in the ``ERROR_COLOURS``; TN pixels unchanged."""
+    drawn = image.astype(np.float32)
+    pixel_classes = (prediction & truth, prediction & ~truth, ~prediction & truth)
+    for pixels, colour in zip(pixel_classes, ERROR_COLOURS.values()):
+        drawn[pixels] = (1 - ERROR_ALPHA) * drawn[pixels] + ERROR_ALPHA * np.array(colour)
+    return drawn.astype(np.uint8)
+
+
+def gallery_figure(tiles: list[tuple[np.ndarray, str]],
+                   legend: dict[str, tuple[int, int, int]]) -> Figure:
+    """Pictures with their titles, ``GALLERY_COLUMNS`` a row, and a legend of RGB colours."""
+    n_cols = min(GALLERY_COLUMNS, len(tiles))
+    n_rows = -(-len(tiles) // n_cols)
+    aspect = max(picture.shape[0] / picture.shape[1] for picture, _ in tiles)
+    width = 1.2 * THUMBNAIL_WIDTH / 100
+    fig = Figure(figsize=(width * n_cols, (width * aspect + 0.5) * n_rows + 0.4),
+                 layout="constrained")
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, (picture, title) in zip(axes.flat, tiles):
+        ax.imshow(picture)
+        ax.set_title(title, fontsize=8)
+    handles = [Patch(color=np.array(rgb) / 255, label=label) for label, rgb in legend.items()]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8)
+    return fig
+
+
+def tile_title(example: Example, stage: str) -> str:
+    """A gallery title: id, true and predicted dx, ``stage`` Dice."""
+    dice = example.dice.get(stage, float("nan"))
+    return (f"{example.image_id}: {example.dx} (predicted {example.predicted_dx})\n"
+            f"{stage} Dice {dice:.3f}")
+
+
+def error_gallery(examples: list[Example], stage: str) -> list[str]:
+    """Heading and TP/FP/FN figure of ``stage`` for the examples that have its mask and the
+    truth, or a note when none has."""
+    tiles = [(error_overlay(e.image, e.masks[stage], e.masks[TRUTH]), tile_title(e, stage))
+             for e in examples if stage in e.masks and TRUTH in e.masks]
+    heading = f"<h3>Pixel errors of {html.escape(stage)} (paper 004 Fig. 7 style)</h3>"
+    if not tiles:
+        return [heading, note(f"No {stage} mask with ground truth among the examples.")]
+    figure = gallery_figure(tiles, ERROR_COLOURS)
+    return [heading, "<p>Green: lesion found (TP); red: over-segmentation (FP); blue: missed "
+            "lesion (FN).</p>", figure_html(figure, f"TP/FP/FN of {stage}")]
+
+
+def example_inputs_note(tables: RunTables) -> str | None:
+    """The missing-input note of the image sections, or ``None`` when per_image.csv and the
+    manifest are there."""
+    if tables.per_image is None or tables.manifest is None:
+        return missing_note(TABLE_PATHS["per_image"], TABLE_PATHS["manifest"])
+    return None
+
+
+def ranked_examples(dirs: RunDirs, tables: RunTables, stages: list[str],
+                    pick: Callable[[pd.DataFrame, str], list[str]]
+                    ) -> tuple[str, list[str], list[Example], list[str]]:
+    """The main stage (``ranking_stage``), the ids ``pick(per_image, stage)`` chooses, their
+    loadable examples (in order) and a note per image that could not be read."""
+    stage = ranking_stage(stages)
+    ids = pick(tables.per_image, stage)
+    loaded = [load_example(dirs, i, tables, stages) for i in ids]
+    notes = [f"{i}: image not in the manifest or unreadable; skipped."
+             for i, e in zip(ids, loaded) if e is None]
+    return stage, ids, [e for e in loaded if e is not None], notes
+
+
+def worst_images(per_image: pd.DataFrame, n: int, stage: str) -> list[str]:
+    """Ids of the ``n`` images with the lowest ``stage`` Dice, worst first (ties by id)."""
+    ranked = per_image[per_image["stage"] == stage].sort_values(["dice", "image_id"])
+    return list(dict.fromkeys(ranked["image_id"]))[:n]
+
+
+def worst_table(tables: RunTables, ids: list[str], stages: list[str]) -> pd.DataFrame:
+    """Per image of ``ids`` (in order): dx, predicted dx and the Dice of every stage."""
+    rows = tables.per_image[tables.per_image["image_id"].isin(ids)]
+    grid = stage_grid(rows, "image_id", "dice", stages).reindex(ids)
+    grid.insert(0, "dx", rows.drop_duplicates("image_id").set_index("image_id")["dx"])
+    grid.insert(1, "predicted dx", [predicted_dx(tables.predictions, i) for i in ids])
+    return grid.reset_index()
+
+
+def failures_section(dirs: RunDirs, tables: RunTables, stages: list[str]) -> str:
+    """The ``N_WORST`` test images by Dice of the main stage (paper 000 Fig. 6): gallery of image,
+    truth and prediction outlines, and their Dice in every stage."""
+    if missing := example_inputs_note(tables):
+        return section("failures", tables.variant, [missing])
+    stage, ids, examples, notes = ranked_examples(
+        dirs, tables, stages, lambda per_image, main: worst_images(per_image, N_WORST, main))
+    parts = [f"<p>The {len(ids)} test images with the lowest {html.escape(stage)} Dice, worst "
+             "first: where the method fails (compare the attribution-map stages).</p>",
+             table_html(worst_table(tables, ids, stages))]
+    if examples:
+        tiles = [(outline(outline(e.image, e.masks.get(TRUTH), TRUTH_COLOUR), e.masks.get(stage),
+                          PREDICTION_COLOUR), tile_title(e, stage)) for e in examples]
+        legend = {"ground truth": TRUTH_COLOUR, f"{stage} prediction": PREDICTION_COLOUR}
+        parts.append(figure_html(gallery_figure(tiles, legend), f"worst {stage} images"))
+    return section("failures", tables.variant, parts + [note(n) for n in notes])
+
+
 def examples_section(dirs: RunDirs, tables: RunTables, stages: list[str],
                      n_examples: int) -> str:
     """Example rows as in paper 000 Figs 2–5, chosen across the graph-cut Dice range."""
-    if tables.per_image is None or tables.manifest is None:
-        missing = missing_note(TABLE_PATHS["per_image"], TABLE_PATHS["manifest"])
+    if missing := example_inputs_note(tables):
         return section("examples", tables.variant, [missing])
-    stage = ranking_stage(stages)
-    ids = pick_examples(tables.per_image, n_examples, stage)
-    loaded = [load_example(dirs, i, tables, stages) for i in ids]
-    examples = [e for e in loaded if e is not None]
-    notes = [f"{i}: image not in the manifest or unreadable; row skipped."
-             for i, e in zip(ids, loaded) if e is None]
+    stage, _, examples, notes = ranked_examples(
+        dirs, tables, stages, lambda per_image, main: pick_examples(per_image, n_examples, main))
     if not examples:
         return section("examples", tables.variant, [note("No examples to show."), *map(note, notes)])
     columns, cells, column_notes = example_grid(examples, stages)
@@ -581,7 +755,8 @@ def examples_section(dirs: RunDirs, tables: RunTables, stages: list[str],
         "first. Yellow: predicted mask (on maps: the binarised map); cyan: ground truth.</p>"
     )
     figure = figure_html(example_grid_figure(examples, columns, cells, stage), "example rows")
-    return section("examples", tables.variant, [intro, figure, *map(note, notes + column_notes)])
+    return section("examples", tables.variant, [intro, figure, *map(note, notes + column_notes),
+                                *error_gallery(examples, stage)])
 
 
 # --- sections --------------------------------------------------------------------------------
@@ -605,9 +780,11 @@ def header_section(title: str, tables: RunTables, stages: list[str],
         text = json.dumps(config, indent=2, default=str)
         parts.append("<details><summary>Configuration</summary>"
                      f"<pre>{html.escape(text)}</pre></details>")
-    for variant in variants:
-        links = " | ".join(f'<a href="#{anchor_id(a, variant)}">{html.escape(t)}</a>'
-                           for a, t in SECTION_TITLES.items())
+    lines = [(None, COMPARISON_SECTIONS)] + [
+        (v, [a for a in SECTION_TITLES if a not in COMPARISON_SECTIONS]) for v in variants]
+    for variant, anchors in lines:
+        links = " | ".join(f'<a href="#{anchor_id(a, variant)}">{html.escape(SECTION_TITLES[a])}</a>'
+                           for a in anchors)
         label = f"<b>{html.escape(variant)}</b>: " if variant else ""
         parts.append(f"<nav>{label}{links}</nav>")
     return "<header>\n" + "\n".join(parts) + "\n</header>"
@@ -617,32 +794,131 @@ def summary_section(tables: RunTables, stages: list[str]) -> str:
     """summary.csv as a table, mean Dice/Jaccard bars and per-image Dice distributions."""
     if tables.summary is None:
         return section("summary", tables.variant, [missing_note(TABLE_PATHS["summary"])])
-    summary_stages = present_stages(tables.summary, stages)
-    rank = {s: i for i, s in enumerate(stages)}
-    ordered = tables.summary.sort_values(
-        "stage", key=lambda column: column.astype(str).map(rank), kind="stable"
-    )
-    bars = summary_figure(tables.summary, summary_stages)
+    ordered = sort_by_stage(tables.summary, stages)
+    bars = summary_figure(ordered)
     parts = [table_html(ordered), "<h3>Mean Dice and Jaccard per stage</h3>",
              figure_html(bars, "mean Dice and Jaccard per stage"),
              "<h3>Dice distributions per stage</h3>"]
     if tables.per_image is None:
         parts.append(missing_note(TABLE_PATHS["per_image"]))
     else:
-        per_image_stages = present_stages(tables.per_image, stages)
-        figure = dice_distribution_figure(tables.per_image, per_image_stages)
+        labels = ordered_labels(tables.per_image, stages)
+        figure = dice_distribution_figure(tables.per_image, labels)
         parts.append(figure_html(figure, "Dice distributions per stage"))
     return section("summary", tables.variant, parts)
 
 
 def per_class_section(tables: RunTables, stages: list[str]) -> str:
-    """summary_per_class.csv as a table and a class × stage heatmap of mean Dice."""
+    """Mean Dice per class × stage as a table and heatmap; all of summary_per_class.csv folded."""
     if tables.per_class is None:
         return section("per-class", tables.variant, [missing_note(TABLE_PATHS["per_class"])])
-    figure = class_stage_heatmap_figure(tables.per_class, present_stages(tables.per_class, stages))
-    return section("per-class", tables.variant, [table_html(tables.per_class),
-                                 "<h3>Mean Dice per class and stage</h3>",
-                                 figure_html(figure, "mean Dice per class and stage")])
+    grid = class_stage_dice(tables.per_class, stages)
+    figure = class_stage_heatmap_figure(grid)
+    return section("per-class", tables.variant, ["<h3>Mean Dice per class and stage</h3>",
+                                 table_html(grid.reset_index()),
+                                 figure_html(figure, "mean Dice per class and stage"),
+                                 "<details><summary>All metrics per class and stage "
+                                 f"({TABLE_PATHS['per_class']})</summary>"
+                                 f"{table_html(tables.per_class)}</details>"])
+
+
+def is_xai_stage(stage: str) -> bool:
+    """Whether a stage is an XAI segmentation: the fused mask or a graph cut."""
+    return stage in ("fused", RANKING_STAGE) or stage.startswith("graphcut_")
+
+
+def method_name(stage: str) -> str:
+    """A readable name of a segmentation stage for the comparison tables."""
+    if stage == UNET_STAGE:
+        return "U-Net (supervised)"
+    if stage == "fused":
+        return "XAI: fused attribution masks"
+    if stage.startswith("graphcut_"):
+        return f"XAI segmentation (graph cut, {stage.removeprefix('graphcut_')} seeds)"
+    return "XAI segmentation (graph cut)" if stage == RANKING_STAGE else stage
+
+
+def mean_sd(values: pd.Series) -> str:
+    """``"mean ± SD"`` of per-image fractions (3 decimals, sample SD); the mean alone for one."""
+    mean, sd = values.mean(), values.std()
+    return f"{mean:.3f}" if pd.isna(sd) else f"{mean:.3f} ± {sd:.3f}"
+
+
+def unet_vs_xai_table(per_image: pd.DataFrame) -> pd.DataFrame:
+    """Paper 000 Table 2 form: per (variant and) stage of the U-Net and the XAI stages, the method
+    name, image count, and Dice and Jaccard as mean ± SD over images; U-Net first."""
+    stages = per_image["stage"].astype(str)
+    rows = pipeline_sorted(per_image[(stages == UNET_STAGE) | stages.map(is_xai_stage)],
+                           first=UNET_STAGE)
+    keys = group_keys(rows)
+    table = rows.groupby(keys, sort=False).agg(
+        n_images=("dice", "count"), dice=("dice", mean_sd), jaccard=("jaccard", mean_sd)
+    ).reset_index()
+    table.insert(len(keys) - 1, "method", table["stage"].astype(str).map(method_name))
+    return table.rename(columns={"dice": "Dice Score (mean ± SD)",
+                                 "jaccard": "Jaccard Index (mean ± SD)"})
+
+
+def unet_vs_xai_section(tables: RunTables) -> str:
+    """The U-Net vs XAI table; a note when the U-Net stage was not run."""
+    if tables.per_image is None:
+        return section("unet-vs-xai", None, [missing_note(TABLE_PATHS["per_image"])])
+    parts = ["<p>As paper 000 Table 2: the U-Net learns from the ground-truth masks, the XAI "
+             "stages from class labels only. Mean ± sample SD over the test images.</p>",
+             table_html(unet_vs_xai_table(tables.per_image))]
+    if UNET_STAGE not in set(tables.per_image["stage"].astype(str)):
+        parts.append(note(f"The supervised baseline (stage {UNET_STAGE}) was not run: "
+                          "XAI rows only."))
+    return section("unet-vs-xai", None, parts)
+
+
+def ablation_section(tables: RunTables) -> str:
+    """Mean of every metric per stage (per variant and stage when summary.csv has variants),
+    stages in pipeline order."""
+    if tables.summary is None:
+        return section("ablation", None, [missing_note(TABLE_PATHS["summary"])])
+    summary = tables.summary
+    means = [c for c in summary.columns if c.endswith("_mean")]
+    table = pipeline_sorted(summary)[group_keys(summary) + ["n_images", *means]]
+    grouping = " per classifier variant" if VARIANT in summary.columns else ""
+    intro = (f"<p>Mean scores over the test images{grouping}, stages in pipeline order: "
+             "attribution-map masks, fused mask, Otsu baseline, graph cuts, U-Net.</p>")
+    return section("ablation", None, [intro, table_html(table)])
+
+
+def our_results(summary: pd.DataFrame) -> pd.DataFrame:
+    """This run's main XAI stage and U-Net (when run) in the columns of ``published_table``,
+    means to 3 decimals."""
+    stages = summary["stage"].astype(str)
+    rows = pipeline_sorted(summary[stages.isin([UNET_STAGE, RANKING_STAGE])], first=UNET_STAGE)
+    results = []
+    for _, row in rows.iterrows():
+        variant = f" [{row[VARIANT]}]" if VARIANT in row.index else ""
+        described = ("this run", TABLE_PATHS["summary"],
+                     f"HAM10000, this run's test split ({int(row['n_images'])} images)",
+                     method_name(str(row["stage"])) + variant,
+                     "pixel masks" if row["stage"] == UNET_STAGE else "class labels")
+        cells = {METRIC_TITLES[m]: f"{row[f'{m}_mean']:.3f}" for m in METRICS
+                 if f"{m}_mean" in row.index}
+        results.append(dict(zip(TABLE_COLUMNS, described), **cells,
+                            **{"As published": "means over images"}))
+    return pd.DataFrame(results)
+
+
+def published_section(tables: RunTables) -> str:
+    """This run's results beside the published ones of papers 000, 002 and 004."""
+    published = published_table()
+    parts = ["<p>Published numbers are quoted as printed (percentages with %), with the table "
+             "they come from. <strong>They were obtained on the papers' own datasets, splits, "
+             "image sizes and protocols and are not comparable 1:1 with this run.</strong> "
+             "Paper 002 reports mIOU, shown under Jaccard (it may average lesion and "
+             "background).</p>"]
+    if tables.summary is None:
+        parts.append(missing_note(TABLE_PATHS["summary"]))
+        combined = published
+    else:
+        combined = pd.concat([our_results(tables.summary), published], ignore_index=True)
+    return section("published", None, parts + [table_html(combined.fillna(""))])
 
 
 def attribution_section(tables: RunTables, dirs: RunDirs) -> str:
@@ -715,19 +991,24 @@ def build_report(
     """
     shared, run = Path(results_dir), Path(run_dir if run_dir is not None else results_dir)
     variants = report_variants(run)
-    sections = []
+    every_variant = load_tables(RunDirs(shared, run))
+    sections = [
+        header_section(title, every_variant, stage_order(every_variant), config, variants),
+        unet_vs_xai_section(every_variant),
+        ablation_section(every_variant),
+        published_section(every_variant),
+    ]
     for variant in variants:
         dirs = RunDirs(shared, run, variant)
         tables = load_tables(dirs)
         stages = stage_order(tables)
-        if not sections:
-            sections.append(header_section(title, tables, stages, config, variants))
         sections += [
             summary_section(tables, stages),
             per_class_section(tables, stages),
             attribution_section(tables, dirs),
             classifier_section(tables),
             examples_section(dirs, tables, stages, n_examples),
+            failures_section(dirs, tables, stages),
         ]
     with atomic_path(out_html) as tmp:
         tmp.write_text(page(title, sections), encoding="utf-8")
