@@ -5,6 +5,7 @@
 rule attribute:
     input:
         manifest=RESULTS / "data" / "manifest.csv",
+        images=shard_manifest,
         model=RESULTS / "train" / "{variant}" / "model.pt",
     output:
         maps=directory(RESULTS / "attribution" / "{variant}" / "{shard}"),

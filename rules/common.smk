@@ -8,7 +8,13 @@ from snakemake.utils import validate
 
 from xaicut.config import check_consistency, variant_names, variant_train_settings
 from xaicut.model import check_pretrained_weights
-from xaicut.shards import SHARD_PATTERN, split_shards, segment_stage_names
+from xaicut.shards import (
+    DATASET_PATTERN,
+    SHARD_PATTERN,
+    segment_stage_names,
+    shard_dataset,
+    split_shards,
+)
 
 validate(config, "../schemas/config.schema.yaml")
 check_consistency(config)
@@ -22,6 +28,7 @@ RESULTS = Path(config["results_dir"])
 # Outputs from fuse on depend on cheap parameters: keyed by run name, side by side.
 RUN = RESULTS / "runs" / config["run"]
 DEMO = config["data_dir"] == "demo"
+EXTERNAL = {name: Path(folder) for name, folder in config["external"].items() if folder}
 DATA_DIR = RESULTS / "demo_data" if DEMO else Path(config["data_dir"])
 FUSE_STAGES = [*config["attribute"]["methods"], "fused"]
 SEGMENT_STAGES = ["otsu", *segment_stage_names(config["seeding"]["modes"])]
@@ -41,6 +48,28 @@ def shards_of(split):
 def test_shards():
     """Shard names of the test split: fused, segmented and scored."""
     return shards_of("test")
+
+
+def manifest_of(dataset):
+    """The manifest of the main dataset ('') or of an external one."""
+    if not dataset:
+        return RESULTS / "data" / "manifest.csv"
+    return RESULTS / "external" / dataset / "manifest.csv"
+
+
+def shard_manifest(wildcards):
+    """The manifest the job's shard is cut from."""
+    return str(manifest_of(shard_dataset(wildcards.shard)))
+
+
+def scored_shards(wildcards):
+    """Shards an evaluate job scores: the test split, or all of an external dataset."""
+    dataset = getattr(wildcards, "dataset", "")
+    if not dataset:
+        return test_shards()
+    manifest = checkpoints.ingest_external.get(dataset=dataset).output.manifest
+    size = config["attribute"]["shard_size"]
+    return split_shards(pd.read_csv(manifest), size, "test", dataset)
 
 
 def variant_train(wildcards):
@@ -74,23 +103,29 @@ def auto_thresholds_input(wildcards):
 def stage_mask_dirs(wildcards):
     """Every per-shard mask folder that evaluate reads: fuse and segment stages per variant."""
     stages = [*FUSE_STAGES, *SEGMENT_STAGES]
+    shards = scored_shards(wildcards)
     return [
         str(RUN / "masks" / v / s / sh)
         for v in VARIANTS
         for s in stages
-        for sh in test_shards()
+        for sh in shards
     ]
 
 
 def segment_tables(wildcards):
     """Per-shard graph-cut status tables of every variant."""
-    return [
-        str(RUN / "segment" / v / f"{sh}.csv") for v in VARIANTS for sh in test_shards()
-    ]
+    shards = scored_shards(wildcards)
+    return [str(RUN / "segment" / v / f"{sh}.csv") for v in VARIANTS for sh in shards]
+
+
+def external_summaries(wildcards):
+    """Metrics summaries of the external datasets (cross-dataset scoring)."""
+    return [str(RUN / "external" / d / "metrics" / "summary.csv") for d in EXTERNAL]
 
 
 wildcard_constraints:
     shard=SHARD_PATTERN,
+    dataset=DATASET_PATTERN,
     variant="|".join(re.escape(v) for v in VARIANTS),
 
 

@@ -31,8 +31,24 @@ checkpoint ingest:
         split=config["split"],
         seed=config["seed"],
         on_bad_input=config["on_bad_input"],
+        external=False,
     script:
         "../workflow_scripts/ingest.py"
+
+
+use rule ingest as ingest_external with:
+    input:
+        data=lambda wildcards: EXTERNAL[wildcards.dataset],
+    output:
+        manifest=RESULTS / "external" / "{dataset}" / "manifest.csv",
+        rejected=RESULTS / "external" / "{dataset}" / "rejected.csv",
+    log:
+        RESULTS / "logs" / "ingest_external" / "{dataset}.log",
+    params:
+        split=config["split"],
+        seed=config["seed"],
+        on_bad_input=config["on_bad_input"],
+        external=True,
 
 
 rule augment:

@@ -26,10 +26,24 @@ rule evaluate:
         "../workflow_scripts/evaluate.py"
 
 
+use rule evaluate as evaluate_external with:
+    input:
+        manifest=RESULTS / "external" / "{dataset}" / "manifest.csv",
+        masks=stage_mask_dirs,
+        segment=segment_tables,
+    output:
+        per_image=RUN / "external" / "{dataset}" / "metrics" / "per_image.csv",
+        summary=RUN / "external" / "{dataset}" / "metrics" / "summary.csv",
+        per_class=RUN / "external" / "{dataset}" / "metrics" / "summary_per_class.csv",
+    log:
+        RUN / "logs" / "evaluate_external" / "{dataset}.log",
+
+
 rule report:
     input:
         rules.evaluate.output,
         model_tables,
+        external=external_summaries,
         manifest=RESULTS / "data" / "manifest.csv",
         rejected=RESULTS / "data" / "rejected.csv",
     output:
@@ -45,5 +59,6 @@ rule report:
     params:
         report=config["report"],
         config=config,
+        external=list(EXTERNAL),
     script:
         "../workflow_scripts/report.py"

@@ -24,7 +24,7 @@ rule fuse:
 
 rule segment:
     input:
-        manifest=RESULTS / "data" / "manifest.csv",
+        manifest=shard_manifest,
         maps=RESULTS / "attribution" / "{variant}" / "{shard}",
     output:
         masks=[

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from xaicut import CLASSES
-from xaicut.ingest import MANIFEST_COLUMNS, assign_splits, build_manifest
+from xaicut.ingest import (MANIFEST_COLUMNS, UNLABELLED, DatasetError, assign_splits,
+                           build_manifest, ingest_release)
 
 
 def test_manifest_columns_paths_and_sizes(tiny_release):
@@ -53,3 +54,18 @@ def test_split_is_seeded(tiny_release):
     c = build_manifest(tiny_release, val=0.2, test=0.2, seed=6).split
     assert a.equals(b)
     assert not a.equals(c)
+
+
+def test_an_external_dataset_needs_only_image_ids(tiny_release):
+    meta_path = tiny_release / "HAM10000_metadata.csv"
+    meta = pd.read_csv(meta_path, dtype=str)
+    meta.loc[meta.index[:5], "dx"] = ""
+    meta.drop(columns="lesion_id").to_csv(meta_path, index=False)
+    with pytest.raises(DatasetError, match="missing column"):
+        ingest_release(tiny_release, val=0.2, test=0.2, seed=1)
+    manifest = ingest_release(tiny_release, val=0.2, test=0.2, seed=1, external=True).manifest
+    assert (manifest.split == "test").all() and len(manifest) == len(meta)
+    assert (manifest.lesion_id == manifest.image_id).all()
+    unlabelled = manifest.set_index("image_id").loc[meta.image_id[:5]]
+    assert (unlabelled.label == UNLABELLED).all() and (unlabelled.dx.fillna("") == "").all()
+    assert manifest.label.isin(range(len(CLASSES))).sum() == len(meta) - 5

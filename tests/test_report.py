@@ -380,3 +380,15 @@ def test_report_without_metrics_keeps_published_numbers(tmp_path: Path) -> None:
     assert "Skipped: metrics/summary.csv not found" in section_of(html, "ablation")
     published = section_of(html, "published")
     assert "Skipped: metrics/summary.csv" in published and "85.17 %" in published
+
+
+def test_cross_dataset_section_lists_each_external_dataset(tmp_path: Path) -> None:
+    results = make_results(tmp_path)
+    write_csv(pd.read_csv(results / "metrics" / "summary.csv").assign(variant="plain"),
+              results / "external" / "ph2" / "metrics" / "summary.csv")
+    build_report(results, tmp_path / "report.html", n_examples=1, external=["ph2", "isic"])
+    part = section_of((tmp_path / "report.html").read_text(encoding="utf-8"), "cross-dataset")
+    assert "<h3>ph2</h3>" in part and "<td>plain</td>" in part
+    assert "Skipped: external/isic/metrics/summary.csv not found" in part
+    build_report(results, tmp_path / "found.html", n_examples=1)   # found on disk
+    assert "<h3>ph2</h3>" in section_of((tmp_path / "found.html").read_text(), "cross-dataset")

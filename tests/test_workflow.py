@@ -260,3 +260,25 @@ def test_summary_command_lists_every_variant(finished_run):
     for variant in VARIANTS:
         assert re.search(rf"classifier {variant} test accuracy: [01]\.\d{{3}}", proc.stdout)
     assert proc.stdout.count("graphcut_and") == len(VARIANTS)
+
+
+@pytest.mark.slow
+def test_an_external_dataset_is_segmented_with_the_trained_models(finished_run, tmp_path):
+    """Cross-dataset: one config entry segments and scores another folder in the HAM10000
+    layout (half of it unlabelled) with the models, maps settings and thresholds of the run;
+    nothing is trained again. Kept last: it adds a dataset to the shared results."""
+    from conftest import write_tiny_release
+
+    meta = write_tiny_release(tmp_path / "toy", lesions_per_class=1, seed=5)
+    meta.assign(dx=[dx if i % 2 else "" for i, dx in enumerate(meta.dx)]).drop(
+        columns="lesion_id").to_csv(tmp_path / "toy" / "HAM10000_metadata.csv", index=False)
+    _, results = finished_run
+    config = write_config(tmp_path / "external.yaml", results, external={"toy": str(tmp_path / "toy")})
+    jobs = planned_jobs(run(config))
+    n_shards = -(-len(meta) // TINY["attribute"]["shard_size"])
+    assert jobs == {"ingest_external": 1, "attribute": 2 * n_shards, "fuse": 2 * n_shards,
+                    "segment": 2 * n_shards, "evaluate_external": 1, "report": 1, "all": 1}
+    summary = pd.read_csv(results / RUN / "external" / "toy" / "metrics" / "summary.csv")
+    assert set(summary.variant) == set(VARIANTS) and (summary.n_images == len(meta)).all()
+    html = (results / RUN / "report" / "report.html").read_text()
+    assert '<section id="cross-dataset">' in html and "<h3>toy</h3>" in html

@@ -13,8 +13,9 @@ from xaicut.logs import setup_logging
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 cfg = snakemake.params.attribute
-manifest = pd.read_csv(snakemake.input.manifest)
-rows = shard_rows(manifest, snakemake.wildcards.shard, cfg["shard_size"])
+manifest = pd.read_csv(snakemake.input.manifest)   # the training data: SHAP background
+images = pd.read_csv(snakemake.input.images)       # the shard's dataset (main or external)
+rows = shard_rows(images, snakemake.wildcards.shard, cfg["shard_size"])
 deletion = attribute_shard(rows, manifest, snakemake.input.model, snakemake.output.maps, cfg,
                            device=snakemake.params.device, seed=snakemake.params.seed)
 write_csv(deletion, snakemake.output.deletion)

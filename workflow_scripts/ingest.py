@@ -9,6 +9,7 @@ from xaicut.logs import setup_logging
 setup_logging(snakemake.log[0])
 split = snakemake.params.split
 ingested = ingest_release(snakemake.input.data, val=split["val"], test=split["test"],
-                          seed=snakemake.params.seed, on_bad_input=snakemake.params.on_bad_input)
+                          seed=snakemake.params.seed, on_bad_input=snakemake.params.on_bad_input,
+                          external=snakemake.params.external)
 write_csv(ingested.rejected, snakemake.output.rejected)
 write_csv(ingested.manifest, snakemake.output.manifest)

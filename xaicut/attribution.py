@@ -232,7 +232,9 @@ def attribute_shard(rows: pd.DataFrame, manifest: pd.DataFrame, checkpoint: str 
         with torch.no_grad():
             probs = torch.softmax(model(batch), 1).cpu().numpy()
         predicted = probs.argmax(1)
-        targets = predicted if cfg["target"] == "predicted" else chunk.label.to_numpy()
+        labels = chunk.label.to_numpy()
+        # target "label": an unlabelled image (external dataset, label -1) explains the prediction
+        targets = predicted if cfg["target"] == "predicted" else np.where(labels >= 0, labels, predicted)
         maps = {}
         for explainer in explainers:
             maps[explainer.name] = explainer.explain(batch, targets)

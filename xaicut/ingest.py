@@ -5,6 +5,10 @@ lesion-grouped, class-stratified train/val/test split, and ``rejected.csv`` (§1
 input left out and why. Every problem is found here, with the file it concerns, before any
 expensive stage runs; ``docs/bad-inputs.md`` lists the cases.
 
+An external dataset (scored with models trained on the main one, ``ingest_external``) needs
+only ``image_id``: a missing or empty ``dx`` means unlabelled (label -1), a missing or empty
+``lesion_id`` is the image id, and every image is in the ``test`` split.
+
 Problems of the whole metadata file (missing, empty, not UTF-8, a required column missing) always
 raise ``DatasetError``. Problems of one image (its metadata row, image file or mask) raise under
 the policy ``on_bad_input: error`` and exclude the image under ``skip``. Image and mask files with
@@ -34,6 +38,9 @@ IMAGE_GLOB = "HAM10000_images_part_*/*.jpg"
 MASK_DIR = "HAM10000_segmentations_lesion_tschandl"
 MASK_SUFFIX = "_segmentation"
 METADATA_COLUMNS = ("lesion_id", "image_id", "dx")
+EXTERNAL_COLUMNS = ("image_id",)
+UNLABELLED = -1
+"""Label of an external image without ``dx``."""
 MANIFEST_COLUMNS = (
     "image_id", "lesion_id", "dx", "label", "split", "image_path", "mask_path", "width", "height"
 )
@@ -77,11 +84,11 @@ def mask_path_for(data_dir: Path, image_id: str) -> Path:
     return data_dir / MASK_DIR / f"{image_id}{MASK_SUFFIX}.png"
 
 
-def read_metadata_table(path: Path) -> pd.DataFrame:
+def read_metadata_table(path: Path, required: tuple[str, ...] = METADATA_COLUMNS) -> pd.DataFrame:
     """Read the metadata CSV as strings; raise ``DatasetError`` naming ``path`` if unusable.
 
     A UTF-8 byte-order mark is accepted. Raises for a missing, empty, non-UTF-8 or malformed
-    file, a missing required column, or a table without rows.
+    file, a missing ``required`` column, or a table without rows.
     """
     if not path.is_file():
         raise DatasetError(f"{path}: metadata file not found")
@@ -94,7 +101,7 @@ def read_metadata_table(path: Path) -> pd.DataFrame:
                            f"{err.start}); save the file as UTF-8") from err
     except pd.errors.ParserError as err:
         raise DatasetError(f"{path}: not a readable CSV table ({err})") from err
-    missing = [c for c in METADATA_COLUMNS if c not in meta.columns]
+    missing = [c for c in required if c not in meta.columns]
     if missing:
         raise DatasetError(f"{path}: missing column(s) {missing}; found {list(meta.columns)}")
     if meta.empty:
@@ -102,27 +109,29 @@ def read_metadata_table(path: Path) -> pd.DataFrame:
     return meta
 
 
-def metadata_row_problem(row: pd.Series, duplicated: bool) -> str | None:
-    """Return what is wrong with one metadata row (id, lesion, dx), or None."""
+def metadata_row_problem(row: pd.Series, duplicated: bool, external: bool) -> str | None:
+    """Return what is wrong with one metadata row (id, lesion, dx), or None; an ``external``
+    row may leave lesion_id and dx empty."""
     image_id = row["image_id"]
     if not SAFE_IMAGE_ID.fullmatch(image_id) or ".." in image_id:
         return (f"image_id {image_id!r} is not a safe file name (letters, digits, '_', '-', '.';"
                 " no path separator, no '..')")
     if duplicated:
         return f"duplicate image_id {image_id}"
-    if not row["lesion_id"]:
+    if not row["lesion_id"] and not external:
         return f"empty lesion_id for {image_id}"
-    if row["dx"] not in CLASSES:
+    if row["dx"] not in CLASSES and not (external and row["dx"] == ""):
         return f"unknown dx {row['dx']!r} for {image_id} (known: {', '.join(CLASSES)})"
     return None
 
 
-def check_metadata(path: Path, meta: pd.DataFrame) -> tuple[pd.DataFrame, list[Rejection]]:
+def check_metadata(path: Path, meta: pd.DataFrame,
+                   external: bool = False) -> tuple[pd.DataFrame, list[Rejection]]:
     """Split the metadata rows into usable rows and rejections (one per bad row)."""
     duplicated = meta.image_id.duplicated(keep=False)
     rejected, keep = [], []
     for (i, row), dup in zip(meta.iterrows(), duplicated):
-        problem = metadata_row_problem(row, bool(dup))
+        problem = metadata_row_problem(row, bool(dup), external)
         keep.append(problem is None)
         if problem is not None:
             rejected.append(Rejection(row["image_id"], f"{path} line {i + 2}", problem))
@@ -222,7 +231,8 @@ def collect_images(data_dir: Path, meta: pd.DataFrame,
         if problem is not None:
             rejected.append(Rejection(rec.image_id, str(mask_path), problem))
             continue
-        rows.append((rec.image_id, rec.lesion_id, rec.dx, CLASSES.index(rec.dx), "",
+        label = CLASSES.index(rec.dx) if rec.dx in CLASSES else UNLABELLED
+        rows.append((rec.image_id, rec.lesion_id or rec.image_id, rec.dx, label, "",
                      str(image_path.resolve()), str(mask_path.resolve()), width, height))
     return pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)), rejected
 
@@ -267,18 +277,23 @@ def assign_splits(frame: pd.DataFrame, val: float, test: float, seed: int) -> pd
 
 
 def ingest_release(data_dir: str | os.PathLike, val: float, test: float, seed: int,
-                   on_bad_input: str = "error") -> Ingested:
+                   on_bad_input: str = "error", external: bool = False) -> Ingested:
     """Validate the release folder; return the split manifest and the rejected inputs.
 
     ``on_bad_input`` is ``error`` (raise ``DatasetError`` listing every bad image) or ``skip``
     (leave bad images out). Raises ``DatasetError`` in either case when the metadata file is
-    unusable or no image is left.
+    unusable or no image is left. ``external``: a dataset only scored (labels optional, every
+    image in the test split; ``val``, ``test`` and ``seed`` unused).
     """
     if on_bad_input not in POLICIES:
         raise ValueError(f"on_bad_input must be one of {POLICIES}, not {on_bad_input!r}")
     data_dir = Path(data_dir)
     meta_path = data_dir / METADATA_FILE
-    meta, bad_rows = check_metadata(meta_path, read_metadata_table(meta_path))
+    table = read_metadata_table(meta_path, EXTERNAL_COLUMNS if external else METADATA_COLUMNS)
+    table = table.reindex(columns=[*METADATA_COLUMNS, *table.columns.drop(list(METADATA_COLUMNS),
+                                                                         errors="ignore")],
+                          fill_value="")
+    meta, bad_rows = check_metadata(meta_path, table, external)
     images, duplicates = find_images(data_dir)
     meta = meta[~meta.image_id.isin({r.image_id for r in duplicates})]
     frame, bad_files = collect_images(data_dir, meta, images)
@@ -293,7 +308,7 @@ def ingest_release(data_dir: str | os.PathLike, val: float, test: float, seed: i
         log.warning("%d file(s) not listed in %s are ignored (rejected.csv)", len(unlisted), meta_path)
     if frame.empty:
         raise DatasetError(f"{data_dir}: no usable image ({len(problems)} rejected)")
-    frame["split"] = assign_splits(frame, val, test, seed)
+    frame["split"] = "test" if external else assign_splits(frame, val, test, seed)
     counts = frame.groupby(["split", "dx"]).size().unstack(fill_value=0)
     log.info("split sizes (images per class):\n%s", counts.to_string())
     rejected = pd.DataFrame([vars(r) for r in problems + unlisted], columns=list(REJECTED_COLUMNS))

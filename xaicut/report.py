@@ -93,8 +93,9 @@ SECTION_TITLES = {
     "classifier": "Classifier",
     "examples": "Examples",
     "failures": "Failure analysis: worst test images",
+    "cross-dataset": "Cross-dataset: other datasets segmented with these models",
 }
-COMPARISON_SECTIONS = ("unet-vs-xai", "ablation", "published")
+COMPARISON_SECTIONS = ("unet-vs-xai", "ablation", "published", "cross-dataset")
 """Sections over every classifier variant; the others are repeated per variant."""
 CSS = """
 body { font-family: sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }
@@ -872,18 +873,40 @@ def unet_vs_xai_section(tables: RunTables) -> str:
     return section("unet-vs-xai", None, parts)
 
 
+def means_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """A summary table's group keys, image count and every mean, stages in pipeline order."""
+    means = [c for c in summary.columns if c.endswith("_mean")]
+    return pipeline_sorted(summary)[group_keys(summary) + ["n_images", *means]]
+
+
 def ablation_section(tables: RunTables) -> str:
     """Mean of every metric per stage (per variant and stage when summary.csv has variants),
     stages in pipeline order."""
     if tables.summary is None:
         return section("ablation", None, [missing_note(TABLE_PATHS["summary"])])
     summary = tables.summary
-    means = [c for c in summary.columns if c.endswith("_mean")]
-    table = pipeline_sorted(summary)[group_keys(summary) + ["n_images", *means]]
+    table = means_table(summary)
     grouping = " per classifier variant" if VARIANT in summary.columns else ""
     intro = (f"<p>Mean scores over the test images{grouping}, stages in pipeline order: "
              "attribution-map masks, fused mask, Otsu baseline, graph cuts, U-Net.</p>")
     return section("ablation", None, [intro, table_html(table)])
+
+
+def cross_dataset_section(run_dir: Path, datasets: list[str]) -> str:
+    """Per external dataset (config ``external``), the mean scores of every variant and stage
+    (``{run}/external/<name>/metrics/summary.csv``)."""
+    if not datasets:
+        return section("cross-dataset", None, [note(
+            "No external dataset in this run (config <code>external</code>: name → folder in the "
+            "HAM10000 layout, segmented with the models trained here).")])
+    parts = ["<p>Models and thresholds come from the training dataset; nothing is fitted on "
+             "these images.</p>"]
+    for name in datasets:
+        relative = f"external/{name}/{TABLE_PATHS['summary']}"
+        summary = read_optional_csv(run_dir / relative)
+        parts += [f"<h3>{html.escape(name)}</h3>",
+                  missing_note(relative) if summary is None else table_html(means_table(summary))]
+    return section("cross-dataset", None, parts)
 
 
 def our_results(summary: pd.DataFrame) -> pd.DataFrame:
@@ -981,13 +1004,15 @@ def build_report(
     title: str = "xaicut report",
     config: dict | None = None,
     run_dir: str | os.PathLike | None = None,
+    external: list[str] | None = None,
 ) -> None:
     """Write the self-contained HTML report of a run to ``out_html``.
 
     ``results_dir``: the workflow's results folder (data, models, maps, threshold studies);
     ``run_dir``: the run's folder with masks and metrics (``results_dir/runs/<run>``;
     None = ``results_dir`` itself, a flat tree). The model-specific sections are repeated for
-    each classifier variant of the run's ``summary.csv``.
+    each classifier variant of the run's ``summary.csv``. ``external``: names of the external
+    datasets scored in the run (None: every ``run_dir/external/<name>/`` found).
     """
     shared, run = Path(results_dir), Path(run_dir if run_dir is not None else results_dir)
     variants = report_variants(run)
@@ -997,6 +1022,8 @@ def build_report(
         unet_vs_xai_section(every_variant),
         ablation_section(every_variant),
         published_section(every_variant),
+        cross_dataset_section(run, external if external is not None else sorted(
+            p.name for p in (run / "external").glob("*") if p.is_dir())),
     ]
     for variant in variants:
         dirs = RunDirs(shared, run, variant)

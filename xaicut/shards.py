@@ -1,7 +1,8 @@
 """Sharding of the attributed splits and stage names: attribute, fuse and segment work on shards.
 
 A shard is named after its split and index, ``val000``, ``test000``, …: the images of that split
-sorted by image id, ``shard_size`` at a time. Kept free of heavy imports: the Snakefile uses it
+sorted by image id, ``shard_size`` at a time. Shards of an external dataset (config ``external``,
+scored with the models trained on the main one) carry its name: ``ph2-test000``. Kept free of heavy imports: the Snakefile uses it
 to build the DAG.
 """
 
@@ -15,27 +16,36 @@ ATTRIBUTED_SPLITS = ("val", "test")
 """Splits that get attribution maps: ``test`` is segmented and scored, ``val`` serves the
 threshold study (``fuse.threshold_method: auto`` picks its thresholds there)."""
 
-SHARD_PATTERN = r"(?:val|test)[0-9]+"
+DATASET_PATTERN = r"[A-Za-z0-9_]+"
+"""Regular expression of an external dataset's name (a shard-name prefix, so no '-')."""
+SHARD_PATTERN = rf"(?:{DATASET_PATTERN}-)?(?:val|test)[0-9]+"
 """Regular expression of a shard name (the Snakefile's wildcard constraint)."""
 
 
-def shard_names(n_images: int, shard_size: int, split: str = "test") -> list[str]:
-    """Return the shard names ``{split}000``… covering ``n_images`` images of ``split``
-    (at least one shard, possibly empty, so that every stage has a job)."""
-    return [f"{split}{i:03d}" for i in range(max(1, -(-n_images // shard_size)))]
+def shard_names(n_images: int, shard_size: int, split: str = "test", dataset: str = "") -> list[str]:
+    """Return the shard names ``{split}000``… (``{dataset}-{split}000``… for an external
+    dataset) covering ``n_images`` images of ``split`` (at least one shard, possibly empty, so
+    that every stage has a job)."""
+    prefix = f"{dataset}-" if dataset else ""
+    return [f"{prefix}{split}{i:03d}" for i in range(max(1, -(-n_images // shard_size)))]
 
 
-def split_shards(manifest: pd.DataFrame, shard_size: int, split: str) -> list[str]:
-    """Shard names of ``split`` for a manifest (contracts §2)."""
-    return shard_names(int((manifest.split == split).sum()), shard_size, split)
+def split_shards(manifest: pd.DataFrame, shard_size: int, split: str, dataset: str = "") -> list[str]:
+    """Shard names of ``split`` for a manifest (contracts §2); ``dataset``: external name."""
+    return shard_names(int((manifest.split == split).sum()), shard_size, split, dataset)
+
+
+def shard_dataset(shard: str) -> str:
+    """The external dataset a shard belongs to, '' for the main dataset."""
+    return shard.split("-", 1)[0] if "-" in shard else ""
 
 
 def shard_rows(manifest: pd.DataFrame, shard: str, shard_size: int) -> pd.DataFrame:
     """Return the manifest rows in ``shard`` (its split's images sorted by image id)."""
     if not re.fullmatch(SHARD_PATTERN, shard):
         raise ValueError(f"not a shard name: {shard!r} (expected e.g. test000 or val000)")
-    split = shard.rstrip("0123456789")
-    index = int(shard[len(split):])
+    split = shard.split("-", 1)[-1].rstrip("0123456789")
+    index = int(shard[len(shard.rstrip("0123456789")):])
     rows = manifest[manifest.split == split].sort_values("image_id")
     return rows.iloc[index * shard_size : (index + 1) * shard_size]
 
