@@ -36,7 +36,7 @@ checkpoint ingest:
         "../workflow_scripts/ingest.py"
 
 
-use rule ingest as ingest_external with:
+checkpoint ingest_external:
     input:
         data=lambda wildcards: EXTERNAL[wildcards.dataset],
     output:
@@ -44,11 +44,15 @@ use rule ingest as ingest_external with:
         rejected=RESULTS / "external" / "{dataset}" / "rejected.csv",
     log:
         RESULTS / "logs" / "ingest_external" / "{dataset}.log",
+    conda:
+        "../envs/data.yaml"
     params:
         split=config["split"],
         seed=config["seed"],
         on_bad_input=config["on_bad_input"],
         external=True,
+    script:
+        "../workflow_scripts/ingest.py"
 
 
 rule augment:
