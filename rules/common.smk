@@ -15,6 +15,10 @@ check_consistency(config)
 WEIGHTS = config["train"]["pretrained_weights"]
 if WEIGHTS:
     check_pretrained_weights(WEIGHTS, config["train"]["arch"])
+UNET = config["unet"]["enabled"]
+UNET_WEIGHTS = config["unet"]["pretrained_weights"]
+if UNET and UNET_WEIGHTS:
+    check_pretrained_weights(UNET_WEIGHTS, config["unet"]["encoder"])
 
 RESULTS = Path(config["results_dir"])
 # Outputs from fuse on depend on cheap parameters: keyed by run name, side by side.
@@ -22,6 +26,8 @@ RUN = RESULTS / "runs" / config["run"]
 DEMO = config["data_dir"] == "demo"
 DATA_DIR = RESULTS / "demo_data" if DEMO else Path(config["data_dir"])
 FUSE_STAGES = [*config["attribute"]["methods"], "fused"]
+# The supervised baseline does not depend on fuse/segment settings: shared by every run name.
+UNET_MASKS = RESULTS / "supervised" / "unet"
 SEGMENT_STAGES = ["otsu", *segment_stage_names(config["seeding"]["modes"])]
 
 
@@ -64,9 +70,12 @@ def auto_thresholds_input(wildcards):
 
 
 def stage_mask_dirs(wildcards):
-    """Every per-shard mask folder that evaluate reads: fuse and segment stages."""
+    """Every per-shard mask folder that evaluate reads, in stage order: fuse and segment
+    stages, then the supervised U-Net when enabled (stage = the folder's parent name).
+    """
     stages = [*FUSE_STAGES, *SEGMENT_STAGES]
-    return [str(RUN / "masks" / s / sh) for s in stages for sh in test_shards()]
+    dirs = [str(RUN / "masks" / s / sh) for s in stages for sh in test_shards()]
+    return dirs + [str(UNET_MASKS / sh) for sh in test_shards() if UNET]
 
 
 def segment_tables(wildcards):
