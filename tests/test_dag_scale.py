@@ -82,8 +82,9 @@ def test_paper_config_dag_on_10015_images(tmp_path):
     assert seconds < 30, f"DAG of the paper config took {seconds:.1f} s"
     val_shards, test_shards = -(-n_val // 100), -(-n_test // 100)
     assert jobs["attribute"] == val_shards + test_shards
-    assert jobs["fuse"] == jobs["segment"] == test_shards
-    for single in ("augment", "train", "threshold_study", "faithfulness", "evaluate", "report"):
+    assert jobs["fuse"] == jobs["segment"] == jobs["unet"] == test_shards
+    for single in ("augment", "train", "train_unet", "threshold_study", "faithfulness", "evaluate",
+                   "report"):
         assert jobs[single] == 1, single
     assert sum(jobs.values()) < 100  # 10,015 images, a few dozen jobs
 

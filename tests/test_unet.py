@@ -1,4 +1,4 @@
-"""Supervised U-Net baseline: shapes, learning on toy discs, seeded reruns, resume, masks, weights."""
+"""Supervised U-Net baseline: shapes, learning on discs, seeded reruns, resume, masks, weights."""
 
 from __future__ import annotations
 
@@ -82,7 +82,8 @@ def test_a_killed_training_resumes_to_the_same_model(manifest_csv, tmp_path, mon
     monkeypatch.setattr(unet, "run_unet_epoch", dies_in_epoch_two)
     resume = tmp_path / "last_epoch.pt"
     with pytest.raises(KeyboardInterrupt):
-        train_unet(manifest_csv, outputs(tmp_path, "killed"), CFG, "cpu", seed=5, resume_path=resume)
+        train_unet(manifest_csv, outputs(tmp_path, "killed"), CFG, "cpu", seed=5,
+                   resume_path=resume)
     assert torch.load(resume, weights_only=True)["epoch"] == 1
     monkeypatch.setattr(unet, "run_unet_epoch", real)
     train_unet(manifest_csv, outputs(tmp_path, "killed"), CFG, "cpu", seed=5, resume_path=resume)

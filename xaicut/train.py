@@ -140,6 +140,17 @@ class ResumeFile:
             self.path.unlink(missing_ok=True)
 
 
+def seeded_loaders(dataset: Callable[[pd.DataFrame, int], Dataset], train_table: pd.DataFrame,
+                   val_table: pd.DataFrame, size: int, batch_size: int,
+                   seed: int) -> tuple[DataLoader, DataLoader, torch.Generator]:
+    """Return (training loader, shuffled by a generator seeded with ``seed``; validation loader in
+    table order; that generator). ``dataset(table, size)`` builds each loader's dataset."""
+    generator = torch.Generator().manual_seed(seed)
+    train_loader = DataLoader(dataset(train_table, size), batch_size=batch_size, shuffle=True,
+                              generator=generator)
+    return train_loader, DataLoader(dataset(val_table, size), batch_size=batch_size), generator
+
+
 def train_epochs(model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator,
                  one_epoch: Callable[[], dict[str, float]], columns: list[str], epochs: int,
                  patience: int, resume: ResumeFile,
@@ -198,11 +209,8 @@ def fit(model: nn.Module, train_table: pd.DataFrame, val_table: pd.DataFrame, cf
     every epoch and a saved state is continued from (``ResumeFile``).
     """
     seed_everything(seed)
-    size, batch = cfg["input_size"], cfg["batch_size"]
-    generator = torch.Generator().manual_seed(seed)
-    train_loader = DataLoader(ImageTable(train_table, size), batch_size=batch, shuffle=True,
-                              generator=generator)
-    val_loader = DataLoader(ImageTable(val_table, size), batch_size=batch)
+    train_loader, val_loader, generator = seeded_loaders(ImageTable, train_table, val_table,
+                                                         cfg["input_size"], cfg["batch_size"], seed)
     model.to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
                                 weight_decay=cfg["weight_decay"])

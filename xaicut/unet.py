@@ -3,7 +3,7 @@
 Unlike every other stage it learns from the ground-truth masks: trained on the manifest's train
 split, early-stopped and selected on the validation split, scored by ``evaluate`` as stage
 ``unet`` on the same test shards as the label-only stages. Input: the manifest
-(``docs/data-contracts.md`` §1). Output (§9): the checkpoint, the per-epoch history and one 0/255
+(``docs/data-contracts.md`` §1). Output (§4c): the checkpoint, the per-epoch history and one 0/255
 mask per test image at the image's size. Images go through ``xaicut.train.to_input_tensor``
 (the classifier's resizing and normalisation); masks are resized with nearest neighbour.
 """
@@ -28,7 +28,7 @@ from xaicut.io import read_mask, write_csv, write_mask
 from xaicut.model import build_resnet, read_checkpoint, save_checkpoint
 from xaicut.shards import shard_rows
 from xaicut.train import (ImageTable, ResumeFile, load_image_tensor, seed_everything,
-                          train_epochs, training_fingerprint)
+                          seeded_loaders, train_epochs, training_fingerprint)
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ encoders (basic-block ResNets)."""
 DECODER_CHANNELS = (256, 128, 64, 32, 16)
 """Output channels of the decoder blocks at 1/16, 1/8, 1/4, 1/2 and full resolution."""
 HISTORY_COLUMNS = ["train_loss", "train_dice", "val_loss", "val_dice"]
-"""``unet_history.csv`` columns between ``epoch`` and ``lr`` (contracts §9)."""
+"""``unet_history.csv`` columns between ``epoch`` and ``lr`` (contracts §4c)."""
 
 
 def conv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -181,11 +181,8 @@ def fit_unet(model: UNet, train_table: pd.DataFrame, val_table: pd.DataFrame, cf
     the lowest validation loss, history with ``HISTORY_COLUMNS``). ``cfg``: the ``unet`` section.
     Shuffling and flips draw from one generator seeded with ``seed``; a saved ``resume`` state
     is continued from."""
-    size, batch = cfg["input_size"], cfg["batch_size"]
-    generator = torch.Generator().manual_seed(seed)
-    train_loader = DataLoader(MaskTable(train_table, size), batch_size=batch, shuffle=True,
-                              generator=generator)
-    val_loader = DataLoader(MaskTable(val_table, size), batch_size=batch)
+    train_loader, val_loader, generator = seeded_loaders(MaskTable, train_table, val_table,
+                                                         cfg["input_size"], cfg["batch_size"], seed)
     model.to(device)
     optimizer = make_optimizer(model, cfg)
 
@@ -204,7 +201,7 @@ def train_unet(manifest_csv: str | os.PathLike, outputs, cfg: dict, device: str,
                resume_path: str | os.PathLike | None = None) -> None:
     """Run the whole ``train_unet`` stage: build, fit, save checkpoint and history.
 
-    ``outputs`` has the attributes ``model`` and ``history`` (paths, contracts §9); ``cfg`` is
+    ``outputs`` has the attributes ``model`` and ``history`` (paths, contracts §4c); ``cfg`` is
     the ``unet`` config section. ``resume_path``: where the per-epoch resume state lives while
     the stage runs (deleted when it finishes).
     """
