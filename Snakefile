@@ -2,6 +2,7 @@
 # HAM10000 -> split -> class-balanced augmentation -> ResNet(+CBAM) -> Grad-CAM family/SHAP (HDF5)
 # -> threshold study and deletion faithfulness of the maps
 # -> fused binary seeds -> GMM + graph cut -> Dice/Jaccard -> report.  See README.md.
+# Supervised baseline beside it: U-Net trained on the ground-truth masks, scored as stage unet.
 
 from snakemake.utils import min_version
 
@@ -17,6 +18,7 @@ include: "rules/train.smk"
 include: "rules/attribute.smk"
 include: "rules/study.smk"
 include: "rules/segment.smk"
+include: "rules/unet.smk"
 include: "rules/evaluate.smk"
 
 

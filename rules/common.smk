@@ -23,6 +23,10 @@ VARIANTS = variant_names(config)
 for settings in (variant_train_settings(config, v) for v in VARIANTS):
     if settings["pretrained_weights"]:
         check_pretrained_weights(settings["pretrained_weights"], settings["arch"])
+UNET = config["unet"]["enabled"]
+UNET_WEIGHTS = config["unet"]["pretrained_weights"]
+if UNET and UNET_WEIGHTS:
+    check_pretrained_weights(UNET_WEIGHTS, config["unet"]["encoder"])
 
 RESULTS = Path(config["results_dir"])
 # Outputs from fuse on depend on cheap parameters: keyed by run name, side by side.
@@ -31,6 +35,8 @@ DEMO = config["data_dir"] == "demo"
 EXTERNAL = {name: Path(folder) for name, folder in config["external"].items() if folder}
 DATA_DIR = RESULTS / "demo_data" if DEMO else Path(config["data_dir"])
 FUSE_STAGES = [*config["attribute"]["methods"], "fused"]
+# The supervised baseline does not depend on fuse/segment settings: shared by every run name.
+UNET_MASKS = RESULTS / "supervised" / "unet"
 SEGMENT_STAGES = ["otsu", *segment_stage_names(config["seeding"]["modes"])]
 
 
@@ -101,15 +107,20 @@ def auto_thresholds_input(wildcards):
 
 
 def stage_mask_dirs(wildcards):
-    """Every per-shard mask folder that evaluate reads: fuse and segment stages per variant."""
+    """Every per-shard mask folder that evaluate reads, in stage order: fuse and segment
+    stages per variant, then (main dataset) the supervised U-Net when enabled; the stage is the
+    folder's parent name, the variant its grandparent (``supervised`` for the U-Net).
+    """
     stages = [*FUSE_STAGES, *SEGMENT_STAGES]
     shards = scored_shards(wildcards)
-    return [
+    dirs = [
         str(RUN / "masks" / v / s / sh)
         for v in VARIANTS
         for s in stages
         for sh in shards
     ]
+    unet = UNET and not getattr(wildcards, "dataset", "")
+    return dirs + [str(UNET_MASKS / sh) for sh in shards if unet]
 
 
 def segment_tables(wildcards):

@@ -84,9 +84,10 @@ def test_paper_config_dag_on_10015_images(tmp_path):
     variants = 2  # ResNet152 with and without CBAM
     assert jobs["attribute"] == variants * (val_shards + test_shards)
     assert jobs["fuse"] == jobs["segment"] == variants * test_shards
+    assert jobs["unet"] == test_shards
     for per_variant in ("train", "threshold_study", "faithfulness"):
         assert jobs[per_variant] == variants, per_variant
-    for single in ("augment", "evaluate", "report"):
+    for single in ("augment", "train_unet", "evaluate", "report"):
         assert jobs[single] == 1, single
     assert sum(jobs.values()) < 200  # 10,015 images, two models: about a hundred jobs
 

@@ -392,3 +392,20 @@ def test_cross_dataset_section_lists_each_external_dataset(tmp_path: Path) -> No
     assert "Skipped: external/isic/metrics/summary.csv not found" in part
     build_report(results, tmp_path / "found.html", n_examples=1)   # found on disk
     assert "<h3>ph2</h3>" in section_of((tmp_path / "found.html").read_text(), "cross-dataset")
+
+
+def test_the_unet_rows_make_no_variant_sections(tmp_path: Path) -> None:
+    """The workflow scores the U-Net as variant ``supervised``: comparison tables only."""
+    results = make_results(tmp_path)
+    split_into_variants(results, ("plain", "cbam"))
+
+    def with_unet(table: pd.DataFrame) -> pd.DataFrame:
+        unet = table[(table.stage == "graphcut") & (table.variant == "plain")]
+        return pd.concat([table, unet.assign(stage="unet", variant="supervised")], ignore_index=True)
+
+    rewrite_metrics(results, with_unet)
+    build_report(results, tmp_path / "report.html", n_examples=1)
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert 'id="summary-plain"' in html and 'id="summary-cbam"' in html
+    assert "supervised" not in re.findall(r'<section id="([^"]+)"', html).__str__()
+    assert "U-Net (supervised)" in section_of(html, "unet-vs-xai")

@@ -44,8 +44,11 @@ SLURM_TINY = {"threads": 1, "attribute": {**TINY["attribute"], "shard_size": 16}
               "variants": {"cbam": None}}   # one classifier: the scheduling is what is tested
 # Every rule but `all` (a local rule) runs as a SLURM job.
 CLUSTER_RULES = {"demo_data", "ingest", "augment", "train", "attribute", "threshold_study",
-                 "faithfulness", "fuse", "segment", "evaluate", "report"}
-STAGES = ["gradcam", "shap", "fused", "otsu", "graphcut", "graphcut_trimap_otsu", "graphcut_and"]
+                 "faithfulness", "fuse", "segment", "train_unet", "unet", "evaluate", "report"}
+GPU_RULES = {"train", "attribute", "train_unet", "unet"}
+"""Rules that ask for a GPU with device: cuda."""
+STAGES = ["gradcam", "shap", "fused", "otsu", "graphcut", "graphcut_trimap_otsu", "graphcut_and",
+          "unet"]
 RUN_TIMEOUT = 480        # seconds for the whole tiny workflow on SLURM (189-212 s measured)
 
 
@@ -369,9 +372,9 @@ def test_every_job_ran_on_slurm_with_profile_resources(slurm_run, slurm_cluster)
         assert job["Partition"] == "debug"
         assert job["NumCPUs"] == "1"                      # cpus_per_task: threads (1 here)
         assert "TresPerJob" not in job and job.get("JOB_GRES", "(null)") == "(null)", job
-        mem, limit = {"train": ("16000M", "12:00:00"), "attribute": ("8000M", "02:00:00")}.get(
-            rule, ("4000M", "01:00:00"))
-        if rule in ("train", "attribute"):
+        mem, limit = {"train": ("16000M", "12:00:00"), "attribute": ("8000M", "02:00:00"),
+                      "train_unet": ("16000M", "12:00:00")}.get(rule, ("4000M", "01:00:00"))
+        if rule in ("train", "attribute", "train_unet"):
             mem = f"{min(int(mem[:-1]), slurm_cluster.memory_mb)}M"
         assert (job["MinMemoryNode"], job["TimeLimit"]) == (mem, limit), (rule, job)
 
@@ -379,7 +382,7 @@ def test_every_job_ran_on_slurm_with_profile_resources(slurm_run, slurm_cluster)
 @pytest.mark.slow
 @needs_slurm
 def test_cuda_run_submits_gpu_jobs(slurm_run, slurm_cluster, tmp_path):
-    """device: cuda adds gpu=1 to train and attribute only, and SLURM allocates it the GPU."""
+    """device: cuda adds gpu=1 to the GPU rules only, and SLURM allocates it the GPU."""
     cuda = write_config(tmp_path / "cuda.yaml", slurm_run["results"], **SLURM_TINY, device="cuda")
     plan = planned_resources(snakemake("--configfile", str(cuda), "--profile", str(PROFILE),
                                        "--dry-run").stdout)
@@ -387,7 +390,7 @@ def test_cuda_run_submits_gpu_jobs(slurm_run, slurm_cluster, tmp_path):
     assert len(plan["train"]) == 1 and len(plan["attribute"]) == shards > 1
     for rule, jobs in plan.items():
         for res in jobs:
-            assert res.get("gpu") == ("1" if rule in ("train", "attribute") else None), rule
+            assert res.get("gpu") == ("1" if rule in GPU_RULES else None), rule
     # The real submission. Without CUDA in this machine's torch, train fails inside the job, but
     # only after SLURM started it with the node's (fake) GPU: the scheduler side is what counts.
     before = {j["JobId"] for j in slurm_cluster.jobs()}
@@ -419,7 +422,7 @@ def test_profiles_request_a_gpu_only_for_cuda(profile, tmp_path):
                                            "--dry-run").stdout)
         assert "train" in plan
         for rule, jobs in plan.items():
-            gpu = "1" if device == "cuda" and rule in ("train", "attribute") else None
+            gpu = "1" if device == "cuda" and rule in GPU_RULES else None
             assert all(res.get("gpu") == gpu for res in jobs), (profile.name, device, rule)
         if profile == PROFILE:
             assert plan["train"][0]["mem_mb"] == "16000" and plan["train"][0]["runtime"] == "720"

@@ -32,6 +32,7 @@ TINY = {
     "train": {"input_size": 32, "epochs": 2, "batch_size": 16, "lr": 0.01},
     "attribute": {"shard_size": 8, "shap_nsamples": 4, "shap_background_size": 4},
     "segment": {"working_size": 0, "max_iterations": 3},
+    "unet": {"encoder": "resnet18", "input_size": 32, "batch_size": 8, "epochs": 2},
 }
 
 
@@ -87,9 +88,14 @@ def test_outputs_follow_contracts(finished_run):
     summary = pd.read_csv(results / RUN / "metrics" / "summary.csv")
     assert list(summary.columns) == list(SUMMARY_COLUMNS)
     stages = ["gradcam", "shap", "fused", "otsu", "graphcut", "graphcut_trimap_otsu", "graphcut_and"]
-    assert list(zip(summary.variant, summary.stage)) == [(v, s) for v in VARIANTS for s in stages]
+    assert list(zip(summary.variant, summary.stage)) == [
+        *((v, s) for v in VARIANTS for s in stages), ("supervised", "unet")]
     n_test = int((manifest.split == "test").sum())
     assert (summary.n_images == n_test).all()
+    assert len(list((results / "supervised" / "unet").glob("test*/*.png"))) == n_test
+    for name, columns in documented_columns("## 4c.").items():
+        assert list(pd.read_csv(results / name).columns) == columns, name
+    assert not (results / "supervised" / "unet_last_epoch.pt").exists()
     per_image = pd.read_csv(results / RUN / "metrics" / "per_image.csv")
     assert per_image[list(METRICS)].apply(lambda c: c.between(0, 1)).all().all()
     documented = documented_columns("## 7.")
@@ -148,7 +154,7 @@ def test_graph_cut_parameter_reruns_only_segment_and_after(finished_run, tmp_pat
                            segment={**TINY["segment"], "pairwise_weight": 5.0})
     jobs = planned_jobs(run(changed, "--dry-run"))
     n_shards = len(list((results / RUN / "segment").glob("*/test*.csv")))
-    assert jobs == {"segment": n_shards, "evaluate": 1, "report": 1, "all": 1}
+    assert jobs == {"segment": n_shards, "evaluate": 1, "report": 1, "all": 1}   # no U-Net
 
 
 @pytest.mark.slow
@@ -176,8 +182,29 @@ def test_training_parameter_reruns_train_and_after_but_not_the_data(finished_run
     changed = write_config(tmp_path / "changed.yaml", results, train={**TINY["train"], "lr": 0.02})
     jobs = planned_jobs(run(changed, "--dry-run"))
     assert "ingest" not in jobs and "augment" not in jobs and "demo_data" not in jobs
+    assert "train_unet" not in jobs and "unet" not in jobs   # the U-Net needs no classifier
     assert jobs["train"] == 2 and jobs["report"] == 1
     assert jobs["attribute"] == len(list((results / "attribution").glob("*/*")))
+
+
+@pytest.mark.slow
+def test_unet_parameter_reruns_only_the_unet_and_scoring(finished_run, tmp_path):
+    config, results = finished_run
+    changed = write_config(tmp_path / "changed.yaml", results, unet={**TINY["unet"], "lr": 0.002})
+    jobs = planned_jobs(run(changed, "--dry-run"))
+    n_shards = len(list((results / "supervised" / "unet").iterdir()))
+    assert jobs == {"train_unet": 1, "unet": n_shards, "evaluate": 1, "report": 1, "all": 1}
+
+
+@pytest.mark.slow
+def test_a_disabled_unet_leaves_the_dag_and_the_metrics(finished_run, tmp_path):
+    config, results = finished_run
+    changed = write_config(tmp_path / "no_unet.yaml", results, run="no_unet",
+                           unet={"enabled": False})
+    jobs = planned_jobs(run(changed))
+    assert "train_unet" not in jobs and "unet" not in jobs and jobs["evaluate"] == 1
+    summary = pd.read_csv(results / "runs" / "no_unet" / "metrics" / "summary.csv")
+    assert "unet" not in set(summary.stage) and "graphcut" in set(summary.stage)
 
 
 @pytest.mark.slow

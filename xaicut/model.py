@@ -113,6 +113,21 @@ def check_pretrained_weights(path: str | os.PathLike, arch: str) -> None:
     check_pretrained_fit(state, model, path, arch)
 
 
+def build_resnet(arch: str, pretrained_weights: str | os.PathLike | None = None) -> models.ResNet:
+    """Build a torchvision ResNet ``arch`` without downloading anything (``weights=None``).
+
+    ``pretrained_weights``: a local file with a state dict of ``arch`` whose body (all but
+    ``fc.*``) is loaded after ``check_pretrained_fit``; the ``fc`` head keeps its random weights.
+    Random initial weights come from torch's global generator.
+    """
+    model = getattr(models, arch)(weights=None)
+    if pretrained_weights is not None:
+        state = read_pretrained_state(pretrained_weights)
+        check_pretrained_fit(state, model, pretrained_weights, arch)
+        model.load_state_dict(state, strict=False)
+    return model
+
+
 def build_classifier(arch: str, num_classes: int = len(CLASSES), cbam: bool = False,
                      cbam_reduction: int = 4, cbam_kernel: int = 5,
                      pretrained_weights: str | os.PathLike | None = None) -> models.ResNet:
@@ -122,11 +137,7 @@ def build_classifier(arch: str, num_classes: int = len(CLASSES), cbam: bool = Fa
     ImageNet weights, or an xaicut checkpoint); its body is loaded before the head is replaced and
     CBAM inserted (CBAM starts from scratch).
     """
-    model = getattr(models, arch)(weights=None)
-    if pretrained_weights is not None:
-        state = read_pretrained_state(pretrained_weights)
-        check_pretrained_fit(state, model, pretrained_weights, arch)
-        model.load_state_dict(state, strict=False)
+    model = build_resnet(arch, pretrained_weights)
     model.fc = nn.Linear(model.fc.in_features, num_classes)
     if cbam:
         insert_cbam(model, cbam_reduction, cbam_kernel)
@@ -143,21 +154,31 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, **meta: Any) -> N
         torch.save({"state_dict": model.state_dict(), **meta}, tmp)
 
 
-def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[models.ResNet, dict[str, Any]]:
-    """Load a checkpoint written by ``save_checkpoint``; return (model in eval mode, metadata).
+def read_checkpoint(path: str | os.PathLike, kind: str, device: str = "cpu",
+                    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a file written by ``save_checkpoint``; return (state dict, metadata).
 
-    Raises ``ValueError`` naming the file when it is not an xaicut checkpoint.
+    ``kind`` is the metadata key that marks the model type (``arch`` for the classifier,
+    ``encoder`` for the U-Net). Loaded with ``weights_only=True``. Raises ``ValueError`` naming
+    the file when it is not loadable or lacks ``state_dict`` or ``kind``.
     """
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:
         raise ValueError(f"{path}: not a loadable checkpoint ({err})") from err
-    if not isinstance(payload, dict) or "state_dict" not in payload or "arch" not in payload:
-        raise ValueError(f"{path}: not an xaicut checkpoint (no state_dict/arch)")
-    meta = {k: v for k, v in payload.items() if k != "state_dict"}
+    if not isinstance(payload, dict) or "state_dict" not in payload or kind not in payload:
+        raise ValueError(f"{path}: not an xaicut checkpoint (no state_dict/{kind})")
+    return payload["state_dict"], {k: v for k, v in payload.items() if k != "state_dict"}
+
+
+def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[models.ResNet, dict[str, Any]]:
+    """Load a classifier checkpoint written by ``save_checkpoint``; return (model in eval mode,
+    metadata). Raises ``ValueError`` naming the file when it is not an xaicut classifier checkpoint.
+    """
+    state, meta = read_checkpoint(path, "arch", device)
     model = build_classifier(meta["arch"], len(meta["classes"]), meta["cbam"],
                              meta["cbam_reduction"], meta["cbam_kernel"])
-    model.load_state_dict(payload["state_dict"])
+    model.load_state_dict(state)
     return model.to(device).eval(), meta
 
 

@@ -201,11 +201,13 @@ def load_tables(dirs: RunDirs) -> RunTables:
 
 
 def report_variants(run_dir: Path) -> list[str | None]:
-    """The classifier variants in the run's summary table, in order ([None] without variants)."""
+    """The classifier variants in the run's summary table, in order ([None] without variants);
+    the U-Net's rows (variant ``supervised``) belong to no classifier."""
     summary = read_optional_csv(run_dir / TABLE_PATHS["summary"])
     if summary is None or "variant" not in summary.columns:
         return [None]
-    return list(dict.fromkeys(summary["variant"].astype(str)))
+    variants = summary.loc[summary["stage"] != UNET_STAGE, "variant"].astype(str)
+    return list(dict.fromkeys(variants))
 
 
 def stage_order(tables: RunTables) -> list[str]:

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +140,67 @@ class ResumeFile:
             self.path.unlink(missing_ok=True)
 
 
+def seeded_loaders(dataset: Callable[[pd.DataFrame, int], Dataset], train_table: pd.DataFrame,
+                   val_table: pd.DataFrame, size: int, batch_size: int,
+                   seed: int) -> tuple[DataLoader, DataLoader, torch.Generator]:
+    """Return (training loader, shuffled by a generator seeded with ``seed``; validation loader in
+    table order; that generator). ``dataset(table, size)`` builds each loader's dataset."""
+    generator = torch.Generator().manual_seed(seed)
+    train_loader = DataLoader(dataset(train_table, size), batch_size=batch_size, shuffle=True,
+                              generator=generator)
+    return train_loader, DataLoader(dataset(val_table, size), batch_size=batch_size), generator
+
+
+def train_epochs(model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator,
+                 one_epoch: Callable[[], dict[str, float]], columns: list[str], epochs: int,
+                 patience: int, resume: ResumeFile,
+                 scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None,
+                 ) -> tuple[nn.Module, pd.DataFrame]:
+    """Train epoch by epoch with early stopping on validation loss; return (best model, history).
+
+    ``one_epoch`` trains and validates once and returns at least ``val_loss`` and the ``columns``
+    (history columns between ``epoch`` and ``lr``). ``generator`` is every random source besides
+    torch's global one (shuffling, augmentation). The state is saved to ``resume`` after every
+    epoch and a saved state is continued from, so a killed job ends as an uninterrupted one.
+    Early stopping: ``patience`` epochs without a lower validation loss.
+    """
+    state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": 0, "best_state": None,
+             "history": [], "stopped": False}
+    saved = resume.load()
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(saved["scheduler"])
+        torch.set_rng_state(saved["torch_rng"])
+        generator.set_state(saved["generator"])
+        state = {k: saved[k] for k in state}
+        log.info("resuming after epoch %d from %s", state["epoch"], resume.path)
+    first = epochs + 1 if state["stopped"] else state["epoch"] + 1
+    for epoch in tqdm(range(first, epochs + 1), desc="train", unit="epoch",
+                      initial=first - 1, total=epochs):
+        lr = optimizer.param_groups[0]["lr"]
+        stats = one_epoch()
+        if scheduler is not None:
+            scheduler.step(stats["val_loss"])
+        state["history"].append([epoch, *(stats[c] for c in columns), lr])
+        log.info("epoch %d: %s | lr %.4g", epoch,
+                 " ".join(f"{c} {stats[c]:.4f}" for c in columns), lr)
+        if stats["val_loss"] < state["best_loss"]:
+            state.update(best_loss=stats["val_loss"], best_epoch=epoch,
+                         best_state=copy.deepcopy(model.state_dict()))
+        state.update(epoch=epoch, stopped=epoch - state["best_epoch"] >= patience)
+        scheduler_state = {} if scheduler is None else {"scheduler": scheduler.state_dict()}
+        resume.save({**state, **scheduler_state, "model": model.state_dict(),
+                     "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
+                     "generator": generator.get_state()})
+        if state["stopped"]:
+            log.info("early stopping at epoch %d (best %d)", epoch, state["best_epoch"])
+            break
+    model.load_state_dict(state["best_state"])
+    return model, pd.DataFrame(state["history"], columns=["epoch", *columns, "lr"])
+
+
 def fit(model: nn.Module, train_table: pd.DataFrame, val_table: pd.DataFrame, cfg: dict,
         device: str, seed: int, resume: ResumeFile | None = None) -> tuple[nn.Module, pd.DataFrame]:
     """Train with early stopping on validation loss; return (best model, history table).
@@ -146,52 +208,24 @@ def fit(model: nn.Module, train_table: pd.DataFrame, val_table: pd.DataFrame, cf
     ``cfg`` is the ``train`` section of the config. With ``resume``, the state is saved after
     every epoch and a saved state is continued from (``ResumeFile``).
     """
-    resume = resume or ResumeFile(None, "")
     seed_everything(seed)
-    size, batch = cfg["input_size"], cfg["batch_size"]
-    generator = torch.Generator().manual_seed(seed)
-    train_loader = DataLoader(ImageTable(train_table, size), batch_size=batch, shuffle=True,
-                              generator=generator)
-    val_loader = DataLoader(ImageTable(val_table, size), batch_size=batch)
+    train_loader, val_loader, generator = seeded_loaders(ImageTable, train_table, val_table,
+                                                         cfg["input_size"], cfg["batch_size"], seed)
     model.to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
                                 weight_decay=cfg["weight_decay"])
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=cfg["scheduler_factor"], patience=cfg["scheduler_patience"])
-    state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": 0, "best_state": None,
-             "history": [], "stopped": False}
-    saved = resume.load()
-    if saved is not None:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        torch.set_rng_state(saved["torch_rng"])
-        generator.set_state(saved["generator"])
-        state = {k: saved[k] for k in state}
-        log.info("resuming after epoch %d from %s", state["epoch"], resume.path)
-    first = cfg["epochs"] + 1 if state["stopped"] else state["epoch"] + 1
-    for epoch in tqdm(range(first, cfg["epochs"] + 1), desc="train", unit="epoch",
-                      initial=first - 1, total=cfg["epochs"]):
-        lr = optimizer.param_groups[0]["lr"]
+
+    def one_epoch() -> dict[str, float]:
         tr = run_epoch(model, train_loader, device, optimizer)
         va = run_epoch(model, val_loader, device)
-        scheduler.step(va.loss)
-        state["history"].append([epoch, tr.loss, tr.accuracy, va.loss, va.accuracy, lr])
-        log.info("epoch %d: train loss %.4f acc %.3f | val loss %.4f acc %.3f | lr %.4g",
-                 epoch, tr.loss, tr.accuracy, va.loss, va.accuracy, lr)
-        if va.loss < state["best_loss"]:
-            state.update(best_loss=va.loss, best_epoch=epoch,
-                         best_state=copy.deepcopy(model.state_dict()))
-        state.update(epoch=epoch, stopped=epoch - state["best_epoch"] >= cfg["early_stopping_patience"])
-        resume.save({**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
-                     "generator": generator.get_state()})
-        if state["stopped"]:
-            log.info("early stopping at epoch %d (best %d)", epoch, state["best_epoch"])
-            break
-    model.load_state_dict(state["best_state"])
-    columns = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"]
-    return model, pd.DataFrame(state["history"], columns=columns)
+        return {"train_loss": tr.loss, "train_accuracy": tr.accuracy, "val_loss": va.loss,
+                "val_accuracy": va.accuracy}
+
+    columns = ["train_loss", "train_accuracy", "val_loss", "val_accuracy"]
+    return train_epochs(model, optimizer, generator, one_epoch, columns, cfg["epochs"],
+                        cfg["early_stopping_patience"], resume or ResumeFile(None, ""), scheduler)
 
 
 def training_fingerprint(dataset_csv: str | os.PathLike, cfg: dict, device: str, seed: int) -> str:

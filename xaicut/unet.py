@@ -1,0 +1,259 @@
+"""Stage ``unet``: the supervised baseline of paper 000 Table 2, a U-Net with a ResNet encoder.
+
+Unlike every other stage it learns from the ground-truth masks: trained on the manifest's train
+split, early-stopped and selected on the validation split, scored by ``evaluate`` as stage
+``unet`` on the same test shards as the label-only stages. Input: the manifest
+(``docs/data-contracts.md`` §1). Output (§4c): the checkpoint, the per-epoch history and one 0/255
+mask per test image at the image's size. Images go through ``xaicut.train.to_input_tensor``
+(the classifier's resizing and normalisation); masks are resized with nearest neighbour.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from xaicut.io import read_mask, write_csv, write_mask
+from xaicut.model import build_resnet, read_checkpoint, save_checkpoint
+from xaicut.shards import shard_rows
+from xaicut.train import (ImageTable, ResumeFile, load_image_tensor, seed_everything,
+                          seeded_loaders, train_epochs, training_fingerprint)
+
+log = logging.getLogger(__name__)
+
+ENCODERS = ("resnet18", "resnet34")
+ENCODER_CHANNELS = (64, 64, 128, 256, 512)
+"""Output channels of the stem (1/2 resolution) and of layer1..layer4 (1/4..1/32) of both
+encoders (basic-block ResNets)."""
+DECODER_CHANNELS = (256, 128, 64, 32, 16)
+"""Output channels of the decoder blocks at 1/16, 1/8, 1/4, 1/2 and full resolution."""
+HISTORY_COLUMNS = ["train_loss", "train_dice", "val_loss", "val_dice"]
+"""``unet_history.csv`` columns between ``epoch`` and ``lr`` (contracts §4c)."""
+
+
+def conv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
+    """A 3×3 convolution (same size) with batch norm and ReLU."""
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+                         nn.BatchNorm2d(out_channels), nn.ReLU())
+
+
+class DecoderBlock(nn.Module):
+    """Upsample (nearest) to the skip's size, concatenate the skip, then two conv-BN-ReLU."""
+
+    def __init__(self, in_channels: int, skip_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.convs = nn.Sequential(conv_bn_relu(in_channels + skip_channels, out_channels),
+                                   conv_bn_relu(out_channels, out_channels))
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None, size: torch.Size) -> torch.Tensor:
+        """``skip`` None: no skip connection, upsample to ``size`` (height, width) instead."""
+        x = F.interpolate(x, size=skip.shape[-2:] if skip is not None else size, mode="nearest")
+        return self.convs(x if skip is None else torch.cat([x, skip], 1))
+
+
+class UNet(nn.Module):
+    """U-Net on a torchvision ResNet encoder (``ENCODERS``), built with ``weights=None``.
+
+    Input: (N, 3, H, W) normalised images; output: (N, 1, H, W) lesion logits. The decoder joins
+    the encoder's stem and layer1..layer3 outputs through skip connections.
+    ``pretrained_weights``: a local state-dict file of the encoder (``xaicut.model.build_resnet``).
+    """
+
+    def __init__(self, encoder: str = "resnet18",
+                 pretrained_weights: str | os.PathLike | None = None) -> None:
+        super().__init__()
+        if encoder not in ENCODERS:
+            raise ValueError(f"U-Net encoder {encoder!r} must be one of {ENCODERS}")
+        resnet = build_resnet(encoder, pretrained_weights)
+        self.stem = nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu)
+        self.pool = resnet.maxpool
+        self.layers = nn.ModuleList([resnet.layer1, resnet.layer2, resnet.layer3, resnet.layer4])
+        skips = [*reversed(ENCODER_CHANNELS[:-1]), 0]
+        ins = [ENCODER_CHANNELS[-1], *DECODER_CHANNELS[:-1]]
+        self.decoder = nn.ModuleList([DecoderBlock(i, s, o)
+                                      for i, s, o in zip(ins, skips, DECODER_CHANNELS)])
+        self.head = nn.Conv2d(DECODER_CHANNELS[-1], 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [self.stem(x)]
+        h = self.pool(features[0])
+        for layer in self.layers:
+            h = layer(h)
+            features.append(h)
+        h = features.pop()
+        for block, skip in zip(self.decoder, [*reversed(features), None]):
+            h = block(h, skip, x.shape[-2:])
+        return self.head(h)
+
+
+class MaskTable(Dataset):
+    """Manifest rows as (image tensor (3, size, size), mask tensor (1, size, size) of 0/1)."""
+
+    def __init__(self, table: pd.DataFrame, size: int) -> None:
+        self.images = table["image_path"].tolist()
+        self.masks = table["mask_path"].tolist()
+        self.size = size
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        mask = read_mask(self.masks[i]).astype(np.float32)
+        mask = cv2.resize(mask, (self.size, self.size), interpolation=cv2.INTER_NEAREST)
+        return load_image_tensor(self.images[i], self.size), torch.from_numpy(mask)[None]
+
+
+def segmentation_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-image loss (N,): mean pixel BCE plus soft Dice loss (1 - soft Dice, smoothed by 1)."""
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean((1, 2, 3))
+    p = torch.sigmoid(logits)
+    overlap = (p * target).sum((1, 2, 3))
+    soft_dice = (2 * overlap + 1) / (p.sum((1, 2, 3)) + target.sum((1, 2, 3)) + 1)
+    return bce + 1 - soft_dice
+
+
+def hard_dice(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-image Dice (N,) of ``logits > 0`` against ``target > 0.5``; empty vs empty is 1."""
+    p, t = logits > 0, target > 0.5
+    overlap = (p & t).sum((1, 2, 3))
+    total = p.sum((1, 2, 3)) + t.sum((1, 2, 3))
+    dice = 2 * overlap / total.clamp(min=1)
+    return torch.where(total > 0, dice, torch.ones_like(dice))
+
+
+def random_flips(x: torch.Tensor, y: torch.Tensor,
+                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flip each image with its mask left-right and, independently, up-down, each with
+    probability 1/2 drawn from ``generator``."""
+    flips = torch.rand(2, len(x), generator=generator) < 0.5
+    for dim, chosen in zip((3, 2), flips):
+        x = torch.where(chosen[:, None, None, None], x.flip(dim), x)
+        y = torch.where(chosen[:, None, None, None], y.flip(dim), y)
+    return x, y
+
+
+def run_unet_epoch(model: nn.Module, loader: DataLoader, device: str,
+                   optimizer: torch.optim.Optimizer | None = None,
+                   flip: torch.Generator | None = None) -> tuple[float, float]:
+    """One pass over ``loader``: train when ``optimizer`` is given (with ``random_flips`` from
+    the ``flip`` generator if given), else evaluate. Returns (mean loss, mean Dice) per image."""
+    training = optimizer is not None
+    model.train(training)
+    total_loss, total_dice, count = 0.0, 0.0, 0
+    with torch.set_grad_enabled(training):
+        for x, y in loader:
+            if flip is not None:
+                x, y = random_flips(x, y, flip)
+            x, y = x.to(device), y.to(device)
+            logits = model(x)
+            losses = segmentation_loss(logits, y)
+            if training:
+                optimizer.zero_grad()
+                losses.mean().backward()
+                optimizer.step()
+            total_loss += losses.sum().item()
+            total_dice += hard_dice(logits, y).sum().item()
+            count += len(x)
+    return total_loss / max(count, 1), total_dice / max(count, 1)
+
+
+def make_optimizer(model: nn.Module, cfg: dict) -> torch.optim.Optimizer:
+    """Adam, or SGD with ``cfg["momentum"]``, at learning rate ``cfg["lr"]`` (``unet`` section)."""
+    if cfg["optimizer"] == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"])
+    return torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+
+
+def fit_unet(model: UNet, train_table: pd.DataFrame, val_table: pd.DataFrame, cfg: dict,
+             device: str, seed: int, resume: ResumeFile) -> tuple[UNet, pd.DataFrame]:
+    """Train on ``train_table``'s masks, early-stop on ``val_table``'s loss; return (the model of
+    the lowest validation loss, history with ``HISTORY_COLUMNS``). ``cfg``: the ``unet`` section.
+    Shuffling and flips draw from one generator seeded with ``seed``; a saved ``resume`` state
+    is continued from."""
+    train_loader, val_loader, generator = seeded_loaders(MaskTable, train_table, val_table,
+                                                         cfg["input_size"], cfg["batch_size"], seed)
+    model.to(device)
+    optimizer = make_optimizer(model, cfg)
+
+    def one_epoch() -> dict[str, float]:
+        train_loss, train_dice = run_unet_epoch(model, train_loader, device, optimizer,
+                                                generator if cfg["flip"] else None)
+        val_loss, val_dice = run_unet_epoch(model, val_loader, device)
+        return {"train_loss": train_loss, "train_dice": train_dice, "val_loss": val_loss,
+                "val_dice": val_dice}
+
+    return train_epochs(model, optimizer, generator, one_epoch, HISTORY_COLUMNS, cfg["epochs"],
+                        cfg["early_stopping_patience"], resume)
+
+
+def train_unet(manifest_csv: str | os.PathLike, outputs, cfg: dict, device: str, seed: int,
+               resume_path: str | os.PathLike | None = None) -> None:
+    """Run the whole ``train_unet`` stage: build, fit, save checkpoint and history.
+
+    ``outputs`` has the attributes ``model`` and ``history`` (paths, contracts §4c); ``cfg`` is
+    the ``unet`` config section. ``resume_path``: where the per-epoch resume state lives while
+    the stage runs (deleted when it finishes).
+    """
+    manifest = pd.read_csv(manifest_csv)
+    seed_everything(seed)  # the decoder's (and without pretrained weights the encoder's) weights
+    model = UNet(cfg["encoder"], cfg["pretrained_weights"])
+    train_rows, val_rows = (manifest[manifest.split == s] for s in ("train", "val"))
+    log.info("training U-Net (%s) on the masks of %d images, validating on %d", cfg["encoder"],
+             len(train_rows), len(val_rows))
+    resume = ResumeFile(resume_path, training_fingerprint(manifest_csv, cfg, device, seed))
+    model, history = fit_unet(model, train_rows, val_rows, cfg, device, seed, resume)
+    best = history.loc[history.val_loss.idxmin()]
+    save_checkpoint(model, outputs.model, encoder=cfg["encoder"], input_size=cfg["input_size"],
+                    epoch=int(best.epoch), val_loss=float(best.val_loss),
+                    val_dice=float(best.val_dice))
+    write_csv(history, outputs.history)
+    resume.remove()
+
+
+def load_unet(path: str | os.PathLike, device: str = "cpu") -> tuple[UNet, dict]:
+    """Load a ``train_unet`` checkpoint; return (model in eval mode, metadata). Raises
+    ``ValueError`` naming the file when it is not an xaicut U-Net checkpoint."""
+    state, meta = read_checkpoint(path, "encoder", device)
+    model = UNet(meta["encoder"])
+    model.load_state_dict(state)
+    return model.to(device).eval(), meta
+
+
+@torch.no_grad()
+def predict_masks(model: UNet, table: pd.DataFrame, size: int, batch_size: int,
+                  device: str) -> Iterator[tuple[str, np.ndarray]]:
+    """Yield (image id, boolean mask of the image's height × width) for every row of ``table``
+    (manifest rows): sigmoid probabilities at ``size``², resized bilinearly, above 0.5."""
+    model.eval()
+    loader = DataLoader(ImageTable(table, size), batch_size=batch_size)
+    rows = table[["image_id", "width", "height"]].itertuples(index=False)
+    for x, _ in loader:
+        probabilities = torch.sigmoid(model(x.to(device)))[:, 0].cpu().numpy()
+        for p, row in zip(probabilities, rows):  # probabilities first: zip takes no extra row
+            yield row.image_id, cv2.resize(p, (row.width, row.height),
+                                           interpolation=cv2.INTER_LINEAR) > 0.5
+
+
+def segment_unet_shard(manifest: pd.DataFrame, model_path: str | os.PathLike, shard: str,
+                       shard_size: int, out_dir: str | os.PathLike, batch_size: int,
+                       device: str) -> None:
+    """Write ``{out_dir}/{image_id}.png`` (0/255, image size) for every image of ``shard``
+    (``xaicut.shards.shard_rows``); the folder exists afterwards even for an empty shard."""
+    model, meta = load_unet(model_path, device)
+    rows = shard_rows(manifest, shard, shard_size)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    for image_id, mask in tqdm(predict_masks(model, rows, meta["input_size"], batch_size, device),
+                               desc="unet", unit="img", total=len(rows)):
+        write_mask(mask, Path(out_dir) / f"{image_id}.png")
+    log.info("U-Net masks of %d images of %s written to %s", len(rows), shard, out_dir)
