@@ -409,7 +409,9 @@ def test_cuda_run_submits_gpu_jobs(slurm_run, slurm_cluster, tmp_path):
         assert train["JobState"] == "COMPLETED" and run.returncode == 0, run.stdout[-4000:]
     else:
         assert train["JobState"] == "FAILED" and run.returncode != 0, run.stdout[-4000:]
-        log = (slurm_run["slurm_logs"] / "rule_train" / f"{train['JobId']}.log").read_text()
+        # the plugin files job logs by rule and wildcards: rule_train/<variant>/<job id>.log
+        log_path, = (slurm_run["slurm_logs"] / "rule_train").glob(f"**/{train['JobId']}.log")
+        log = log_path.read_text()
         assert "Found no NVIDIA driver" in log or "not compiled with CUDA" in log, log[-3000:]
 
 
