@@ -397,10 +397,10 @@ def test_cuda_run_submits_gpu_jobs(slurm_run, slurm_cluster, tmp_path):
     run = snakemake("--configfile", str(cuda), *slurm_run["profiles"], "--until", "train",
                     "--verbose", env=slurm_cluster.env, timeout=180, check=False)
     sbatch = [line for line in run.stdout.splitlines() if line.startswith("sbatch call:")]
-    assert len(sbatch) == 1 and "--comment rule_train" in sbatch[0], run.stdout[-4000:]
+    assert len(sbatch) == 1 and "--comment rule_train_wildcards_plain" in sbatch[0], run.stdout[-4000:]
     assert "--gpus=1" in sbatch[0].split("--wrap=")[0]
     new = [j for j in slurm_cluster.jobs() if j["JobId"] not in before]
-    assert [j["Comment"] for j in new] == ["rule_train"], run.stdout[-4000:]
+    assert [j["Comment"] for j in new] == ["rule_train_wildcards_plain"], run.stdout[-4000:]
     train = new[0]
     assert train["TresPerJob"] == "gres:gpu:1" and train["JOB_GRES"] == "gpu:1", train
     import torch

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 METRICS = ("dice", "jaccard", "accuracy", "sensitivity", "specificity", "precision",
            "threshold_jaccard")
+UNET_STAGE = "unet"
+"""Stage of the supervised U-Net baseline (variant ``supervised``: it has no classifier)."""
 THRESHOLD_JACCARD_CUTOFF = 0.65
 """ISIC-2018 task 1: an image whose Jaccard is below this scores 0 in ``threshold_jaccard``."""
 SUMMARY_AGGREGATES = {

@@ -35,7 +35,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from xaicut import CLASSES  # noqa: E402
 from xaicut.attribution_store import attribution_path, read_attribution  # noqa: E402
 from xaicut.io import atomic_path, read_mask, read_rgb  # noqa: E402
-from xaicut.metrics import METRICS  # noqa: E402
+from xaicut.metrics import METRICS, UNET_STAGE  # noqa: E402
 from xaicut.published import METRIC_TITLES, TABLE_COLUMNS, published_table  # noqa: E402
 
 TABLE_PATHS = {
@@ -66,8 +66,6 @@ MAP_TITLES = {"gradcam": "Grad-CAM map", "gradcampp": "Grad-CAM++ map", "xgradca
 MASK_TITLES = {"fused": "Fused mask", "graphcut": "Graph cut"}
 RANKING_STAGE = "graphcut"
 """The main segmentation stage: it orders the examples and the failure gallery."""
-UNET_STAGE = "unet"
-"""The supervised U-Net baseline's stage, when that stage was run."""
 VARIANT = "variant"
 """Optional column of the metrics tables naming the classifier variant (contracts §7)."""
 PIPELINE_ORDER = ("fused", "otsu", "graphcut", "graphcut_*", "unet")

@@ -8,14 +8,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from xaicut.metrics import UNET_STAGE
+
 
 def format_summary(results_dir: Path, run: str = "default") -> str:
     """Return the summary table of run ``run``, the test accuracy and the report path as text."""
     run_dir = results_dir / "runs" / run
     summary = pd.read_csv(run_dir / "metrics" / "summary.csv")
+    classifiers = summary.loc[summary["stage"] != UNET_STAGE, "variant"]
     accuracy = [
         f"classifier {variant} test accuracy: {classifier_accuracy(results_dir, variant):.3f}"
-        for variant in dict.fromkeys(summary["variant"])
+        for variant in dict.fromkeys(classifiers)
     ]
     return "\n".join([
         summary.to_string(index=False, float_format="%.3f"),
