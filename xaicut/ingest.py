@@ -290,9 +290,7 @@ def ingest_release(data_dir: str | os.PathLike, val: float, test: float, seed: i
     data_dir = Path(data_dir)
     meta_path = data_dir / METADATA_FILE
     table = read_metadata_table(meta_path, EXTERNAL_COLUMNS if external else METADATA_COLUMNS)
-    table = table.reindex(columns=[*METADATA_COLUMNS, *table.columns.drop(list(METADATA_COLUMNS),
-                                                                         errors="ignore")],
-                          fill_value="")
+    table = table.assign(**{c: "" for c in METADATA_COLUMNS if c not in table.columns})
     meta, bad_rows = check_metadata(meta_path, table, external)
     images, duplicates = find_images(data_dir)
     meta = meta[~meta.image_id.isin({r.image_id for r in duplicates})]
