@@ -220,10 +220,9 @@ def group_keys(table: pd.DataFrame) -> list[str]:
 
 
 def stage_labels(table: pd.DataFrame) -> pd.Series:
-    """Each row's stage; with a variant column, variant and stage on two lines (so they fit under
-    a figure's bar or column)."""
-    stages = table["stage"].astype(str)
-    return table[VARIANT].astype(str) + "\n" + stages if VARIANT in table.columns else stages
+    """Each row's stage as text: the label of a figure's bar or column. The figures are drawn
+    per classifier variant (``of_variant`` drops the variant column), so no variant is shown."""
+    return table["stage"].astype(str)
 
 
 def sort_by_stage(table: pd.DataFrame, stages: list[str]) -> pd.DataFrame:
