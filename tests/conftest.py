@@ -9,9 +9,15 @@ import pandas as pd
 import pytest
 
 from xaicut import CLASSES
+from xaicut.config import validate_config
 from xaicut.io import write_csv, write_image, write_mask
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def train_settings(**changes) -> dict:
+    """The ``train`` config section: schema defaults with ``changes``."""
+    return validate_config({"data_dir": "demo", "train": changes})["train"]
 
 
 def write_tiny_release(root: Path, lesions_per_class: int = 4, images_per_lesion: int = 2,

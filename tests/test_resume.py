@@ -8,15 +8,16 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 import torch
+from conftest import train_settings
 
 from xaicut import CLASSES, train
 from xaicut.ingest import build_manifest
 from xaicut.model import build_classifier, load_checkpoint
 from xaicut.train import ResumeFile, fit, train_and_report
 
-CFG = dict(arch="resnet18", cbam=False, input_size=32, batch_size=8, epochs=4, lr=0.02,
-           momentum=0.8, weight_decay=0.001, scheduler_patience=1, scheduler_factor=0.5,
-           early_stopping_patience=10)
+CFG = train_settings(arch="resnet18", cbam=False, input_size=32, batch_size=8, epochs=4, lr=0.02,
+                     momentum=0.8, weight_decay=0.001, scheduler_patience=1, scheduler_factor=0.5,
+                     early_stopping_patience=10)
 REAL_RUN_EPOCH = train.run_epoch
 
 
@@ -48,21 +49,29 @@ def crash_after(calls: int, monkeypatch) -> None:
     monkeypatch.setattr(train, "run_epoch", crashing)
 
 
-def test_a_resumed_run_ends_with_the_uninterrupted_model(tables, tmp_path, monkeypatch, caplog):
+# Every recipe switch that draws random numbers or keeps state between epochs.
+FULL_RECIPE = dict(online_augment=True, sampling="balanced", optimizer="adamw", lr=0.001,
+                   scheduler="cosine", class_weights=True, label_smoothing=0.1,
+                   select_on="val_balanced_accuracy")
+
+
+@pytest.mark.parametrize("recipe", [{}, FULL_RECIPE], ids=["paper", "full-recipe"])
+def test_a_resumed_run_ends_with_the_uninterrupted_model(tables, tmp_path, monkeypatch, caplog, recipe):
     train_rows, val_rows = tables
-    reference, reference_history = fit(fresh_model(), train_rows, val_rows, CFG, "cpu", seed=3)
+    cfg = {**CFG, **recipe}
+    reference, reference_history = fit(fresh_model(), train_rows, val_rows, cfg, "cpu", seed=3)
 
     resume = ResumeFile(tmp_path / "last_epoch.pt", "settings-1")
     crash_after(5, monkeypatch)  # epochs 1-2 finish, epoch 3 dies in validation
     with pytest.raises(KeyboardInterrupt):
-        fit(fresh_model(), train_rows, val_rows, CFG, "cpu", seed=3, resume=resume)
+        fit(fresh_model(), train_rows, val_rows, cfg, "cpu", seed=3, resume=resume)
     assert torch.load(resume.path, weights_only=True)["epoch"] == 2
     monkeypatch.undo()
 
     calls = []
     monkeypatch.setattr(train, "run_epoch", lambda *a, **k: calls.append(1) or REAL_RUN_EPOCH(*a, **k))
     with caplog.at_level(logging.INFO, logger="xaicut.train"):
-        model, history = fit(fresh_model(), train_rows, val_rows, CFG, "cpu", seed=3, resume=resume)
+        model, history = fit(fresh_model(), train_rows, val_rows, cfg, "cpu", seed=3, resume=resume)
     assert "resuming after epoch 2" in caplog.text
     assert len(calls) == 2 * 2  # only epochs 3 and 4 ran
     assert history.equals(reference_history)

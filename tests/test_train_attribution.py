@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import torch
+from conftest import train_settings
 
 from xaicut import CLASSES
 from xaicut.attribution import METHODS, attribute_shard, build_explainers
@@ -24,9 +25,9 @@ from xaicut.attribution_store import read_attribution, stored_images
 from xaicut.ingest import build_manifest
 from xaicut.train import train_and_report
 
-CFG = dict(arch="resnet18", cbam=True, cbam_reduction=4, cbam_kernel=5, pretrained_weights=None,
-           input_size=32, batch_size=8, epochs=3, lr=0.01, momentum=0.8, weight_decay=0.001,
-           scheduler_patience=1, scheduler_factor=0.5, early_stopping_patience=2)
+CFG = train_settings(arch="resnet18", cbam=True, cbam_reduction=4, cbam_kernel=5, input_size=32,
+                     batch_size=8, epochs=3, lr=0.01, momentum=0.8, weight_decay=0.001,
+                     scheduler_patience=1, scheduler_factor=0.5, early_stopping_patience=2)
 ATTR = dict(methods=["gradcam", "shap"], target="predicted", target_layer="layer4", shard_size=5,
             batch_size=4, shap_nsamples=4, shap_background_size=4, shap_smoothing_sigma=1.0,
             shap_max_evals=40, shap_partition_blur=5, deletion_fractions=[0.1, 0.3])
@@ -50,7 +51,8 @@ def test_train_outputs(trained):
     _, manifest, out = trained
     history = pd.read_csv(out.history)
     assert list(history.columns) == ["epoch", "train_loss", "train_accuracy", "val_loss",
-                                     "val_accuracy", "lr"]
+                                     "val_accuracy", "val_balanced_accuracy", "lr"]
+    assert history.val_balanced_accuracy.between(0, 1).all()
     assert 1 <= len(history) <= 3 and np.isfinite(history.train_loss).all()
     report = pd.read_csv(out.classification).set_index("class")
     assert {"accuracy", "macro avg", "weighted avg", "test loss", "nv", "df"} <= set(report.index)

@@ -13,7 +13,8 @@ import json
 import logging
 import os
 import random
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +22,10 @@ import cv2
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.metrics import classification_report
+from sklearn.metrics import balanced_accuracy_score, classification_report
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torchvision.transforms import v2
 from tqdm import tqdm
 
 from xaicut import CLASSES
@@ -35,6 +37,9 @@ log = logging.getLogger(__name__)
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
+HISTORY_COLUMNS = ["train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_balanced_accuracy"]
+"""``history.csv`` columns between ``epoch`` and ``lr`` (contracts §3)."""
+
 
 def seed_everything(seed: int) -> None:
     """Seed Python, numpy and torch random generators."""
@@ -43,11 +48,22 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def resized_uint8(image: np.ndarray, size: int) -> torch.Tensor:
+    """Resize an RGB uint8 image (h, w, 3) to ``size``×``size``: uint8 tensor (3, size, size)."""
+    resized = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    return torch.from_numpy(resized.transpose(2, 0, 1).copy())
+
+
+def normalise_input(image: torch.Tensor) -> torch.Tensor:
+    """Scale a uint8 (3, h, w) tensor to [0, 1] and normalise it with ImageNet statistics."""
+    mean = torch.from_numpy(IMAGENET_MEAN)[:, None, None]
+    std = torch.from_numpy(IMAGENET_STD)[:, None, None]
+    return (image.float() / 255.0 - mean) / std
+
+
 def to_input_tensor(image: np.ndarray, size: int) -> torch.Tensor:
     """Resize an RGB uint8 image to ``size``×``size`` and normalise it: float32 (3, size, size)."""
-    resized = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
-    scaled = (resized.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
-    return torch.from_numpy(scaled.transpose(2, 0, 1).copy())
+    return normalise_input(resized_uint8(image, size))
 
 
 def load_image_tensor(path: str, size: int) -> torch.Tensor:
@@ -55,36 +71,65 @@ def load_image_tensor(path: str, size: int) -> torch.Tensor:
     return to_input_tensor(read_rgb(path), size)
 
 
-class ImageTable(Dataset):
-    """Rows of a manifest/dataset-B table as (input tensor, label) pairs."""
+def online_augmentation(size: int) -> v2.Compose:
+    """Random view of a resized uint8 image (3, size, size) drawn anew every epoch.
 
-    def __init__(self, table: pd.DataFrame, size: int) -> None:
+    Dermoscopy has no canonical orientation, so flips and any rotation are label-preserving; the
+    crop keeps at least half the image (the lesion is usually central) and colour changes stay
+    small because lesion colour is diagnostic. Draws from torch's global generator.
+    """
+    return v2.Compose([
+        v2.RandomResizedCrop(size, scale=(0.5, 1.0), ratio=(0.8, 1.25), antialias=True),
+        v2.RandomHorizontalFlip(),
+        v2.RandomVerticalFlip(),
+        v2.RandomApply([v2.RandomRotation(180)], p=0.5),
+        v2.ColorJitter(brightness=0.1, contrast=0.1, saturation=0.1),
+    ])
+
+
+class ImageTable(Dataset):
+    """Rows of a manifest/dataset-B table as (input tensor, label) pairs; ``transform`` (on the
+    resized uint8 tensor, before normalisation) makes a random view per access."""
+
+    def __init__(self, table: pd.DataFrame, size: int,
+                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         self.paths = table["image_path"].tolist()
         self.labels = table["label"].astype(int).tolist()
         self.size = size
+        self.transform = transform
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        return load_image_tensor(self.paths[i], self.size), self.labels[i]
+        image = resized_uint8(read_rgb(self.paths[i]), self.size)
+        if self.transform is not None:
+            image = self.transform(image)
+        return normalise_input(image), self.labels[i]
 
 
 @dataclass(frozen=True)
 class EpochStats:
-    """Mean loss and accuracy over one pass of a loader."""
+    """Mean loss, accuracy and balanced accuracy (mean recall of the classes present) over one
+    pass of a loader."""
 
     loss: float
     accuracy: float
+    balanced_accuracy: float
 
 
 def run_epoch(model: nn.Module, loader: DataLoader, device: str,
-              optimizer: torch.optim.Optimizer | None = None) -> EpochStats:
-    """Run one pass over ``loader``; train when ``optimizer`` is given, else evaluate."""
+              optimizer: torch.optim.Optimizer | None = None,
+              criterion: nn.Module | None = None) -> EpochStats:
+    """Run one pass over ``loader``; train when ``optimizer`` is given, else evaluate.
+
+    ``criterion`` (summed over the batch) is the training loss, plain cross-entropy by default;
+    the reported loss is the criterion's mean per image.
+    """
     training = optimizer is not None
     model.train(training)
-    criterion = nn.CrossEntropyLoss(reduction="sum")
-    total_loss, correct, count = 0.0, 0, 0
+    criterion = criterion or nn.CrossEntropyLoss(reduction="sum")
+    total_loss, truth, predicted = 0.0, [], []
     with torch.set_grad_enabled(training):
         for x, y in loader:
             x, y = x.to(device), y.to(device)
@@ -95,9 +140,15 @@ def run_epoch(model: nn.Module, loader: DataLoader, device: str,
                 (loss / len(y)).backward()
                 optimizer.step()
             total_loss += loss.item()
-            correct += (logits.argmax(1) == y).sum().item()
-            count += len(y)
-    return EpochStats(total_loss / max(count, 1), correct / max(count, 1))
+            truth.append(y.cpu())
+            predicted.append(logits.argmax(1).cpu())
+    if not truth:
+        return EpochStats(0.0, 0.0, 0.0)
+    truth, predicted = torch.cat(truth).numpy(), torch.cat(predicted).numpy()
+    with warnings.catch_warnings():  # predictions of classes absent from ``truth``
+        warnings.simplefilter("ignore", UserWarning)
+        balanced = balanced_accuracy_score(truth, predicted)
+    return EpochStats(total_loss / len(truth), float((truth == predicted).mean()), float(balanced))
 
 
 class ResumeFile:
@@ -140,29 +191,47 @@ class ResumeFile:
             self.path.unlink(missing_ok=True)
 
 
-def seeded_loaders(dataset: Callable[[pd.DataFrame, int], Dataset], train_table: pd.DataFrame,
-                   val_table: pd.DataFrame, size: int, batch_size: int,
-                   seed: int) -> tuple[DataLoader, DataLoader, torch.Generator]:
-    """Return (training loader, shuffled by a generator seeded with ``seed``; validation loader in
-    table order; that generator). ``dataset(table, size)`` builds each loader's dataset."""
+def class_balanced_sampler(labels: Sequence[int], generator: torch.Generator) -> WeightedRandomSampler:
+    """Draw ``len(labels)`` indices per epoch with replacement, each class equally often on
+    average (weight 1 / class count per image)."""
+    labels = np.asarray(labels)
+    counts = np.bincount(labels)
+    weights = torch.as_tensor(1.0 / counts[labels], dtype=torch.double)
+    return WeightedRandomSampler(weights, len(labels), replacement=True, generator=generator)
+
+
+def seeded_loaders(dataset: Callable[..., Dataset], train_table: pd.DataFrame,
+                   val_table: pd.DataFrame, size: int, batch_size: int, seed: int,
+                   balanced: bool = False, transform: Callable | None = None,
+                   ) -> tuple[DataLoader, DataLoader, torch.Generator]:
+    """Return (training loader, validation loader in table order, the training loader's generator).
+
+    The training loader shuffles (``balanced``: samples classes equally often,
+    ``class_balanced_sampler``) with a generator seeded with ``seed``. ``dataset(table, size)``
+    builds each loader's dataset; ``transform`` is passed to the training one only.
+    """
     generator = torch.Generator().manual_seed(seed)
-    train_loader = DataLoader(dataset(train_table, size), batch_size=batch_size, shuffle=True,
-                              generator=generator)
+    train_data = dataset(train_table, size) if transform is None else dataset(train_table, size, transform)
+    sampler = class_balanced_sampler(train_table["label"].astype(int), generator) if balanced else None
+    train_loader = DataLoader(train_data, batch_size=batch_size, shuffle=sampler is None,
+                              sampler=sampler, generator=generator)
     return train_loader, DataLoader(dataset(val_table, size), batch_size=batch_size), generator
 
 
 def train_epochs(model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator,
                  one_epoch: Callable[[], dict[str, float]], columns: list[str], epochs: int,
                  patience: int, resume: ResumeFile,
-                 scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None,
-                 ) -> tuple[nn.Module, pd.DataFrame]:
-    """Train epoch by epoch with early stopping on validation loss; return (best model, history).
+                 scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+                 monitor: str = "val_loss") -> tuple[nn.Module, pd.DataFrame]:
+    """Train epoch by epoch with early stopping; return (best model, history).
 
-    ``one_epoch`` trains and validates once and returns at least ``val_loss`` and the ``columns``
-    (history columns between ``epoch`` and ``lr``). ``generator`` is every random source besides
+    ``one_epoch`` trains and validates once and returns at least ``val_loss``, ``monitor`` and the
+    ``columns`` (history columns between ``epoch`` and ``lr``). The best epoch has the lowest
+    ``monitor`` (a loss) or, for a monitor named ``*accuracy``, the highest. ``generator`` is every random source besides
     torch's global one (shuffling, augmentation). The state is saved to ``resume`` after every
     epoch and a saved state is continued from, so a killed job ends as an uninterrupted one.
-    Early stopping: ``patience`` epochs without a lower validation loss.
+    Early stopping: ``patience`` epochs without a better ``monitor``. ``scheduler`` steps once
+    per epoch (``ReduceLROnPlateau`` on the validation loss).
     """
     state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": 0, "best_state": None,
              "history": [], "stopped": False}
@@ -181,13 +250,16 @@ def train_epochs(model: nn.Module, optimizer: torch.optim.Optimizer, generator: 
                       initial=first - 1, total=epochs):
         lr = optimizer.param_groups[0]["lr"]
         stats = one_epoch()
-        if scheduler is not None:
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             scheduler.step(stats["val_loss"])
+        elif scheduler is not None:
+            scheduler.step()
         state["history"].append([epoch, *(stats[c] for c in columns), lr])
         log.info("epoch %d: %s | lr %.4g", epoch,
                  " ".join(f"{c} {stats[c]:.4f}" for c in columns), lr)
-        if stats["val_loss"] < state["best_loss"]:
-            state.update(best_loss=stats["val_loss"], best_epoch=epoch,
+        score = -stats[monitor] if monitor.endswith("accuracy") else stats[monitor]
+        if score < state["best_loss"]:
+            state.update(best_loss=score, best_epoch=epoch,
                          best_state=copy.deepcopy(model.state_dict()))
         state.update(epoch=epoch, stopped=epoch - state["best_epoch"] >= patience)
         scheduler_state = {} if scheduler is None else {"scheduler": scheduler.state_dict()}
@@ -201,31 +273,67 @@ def train_epochs(model: nn.Module, optimizer: torch.optim.Optimizer, generator: 
     return model, pd.DataFrame(state["history"], columns=["epoch", *columns, "lr"])
 
 
+def build_optimizer(model: nn.Module, cfg: dict,
+                    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """Return (optimizer, per-epoch scheduler) of the ``train`` config section.
+
+    ``optimizer``: ``sgd`` (``momentum``) or ``adamw``, both with ``lr`` and ``weight_decay``.
+    ``scheduler``: ``plateau`` halves (``scheduler_factor``) the rate after ``scheduler_patience``
+    epochs without a lower validation loss (paper 000); ``cosine`` anneals it to 0 over ``epochs``.
+    """
+    if cfg["optimizer"] == "adamw":
+        optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["lr"],
+                                      weight_decay=cfg["weight_decay"])
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
+                                    weight_decay=cfg["weight_decay"])
+    if cfg["scheduler"] == "cosine":
+        return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg["epochs"])
+    return optimizer, torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=cfg["scheduler_factor"], patience=cfg["scheduler_patience"])
+
+
+def training_loss(labels: Sequence[int], cfg: dict) -> nn.CrossEntropyLoss:
+    """Summed cross-entropy of the training batches: ``label_smoothing`` and, with
+    ``class_weights``, per-class weights n / (k · count) (inverse frequency, mean 1 per image)."""
+    weight = None
+    if cfg["class_weights"]:
+        counts = np.bincount(np.asarray(labels), minlength=len(CLASSES)).astype(np.float32)
+        present = counts > 0
+        weight = np.zeros_like(counts)
+        weight[present] = counts.sum() / (present.sum() * counts[present])
+        weight = torch.from_numpy(weight)
+    return nn.CrossEntropyLoss(weight=weight, reduction="sum",
+                               label_smoothing=cfg["label_smoothing"])
+
+
 def fit(model: nn.Module, train_table: pd.DataFrame, val_table: pd.DataFrame, cfg: dict,
         device: str, seed: int, resume: ResumeFile | None = None) -> tuple[nn.Module, pd.DataFrame]:
     """Train with early stopping on validation loss; return (best model, history table).
 
-    ``cfg`` is the ``train`` section of the config. With ``resume``, the state is saved after
-    every epoch and a saved state is continued from (``ResumeFile``).
+    ``cfg`` is the ``train`` section of the config (recipe keys: ``sampling``, ``online_augment``,
+    ``class_weights``, ``label_smoothing``, ``optimizer``, ``scheduler``; ``select_on`` is the
+    validation column that picks the best epoch). With ``resume``, the
+    state is saved after every epoch and a saved state is continued from (``ResumeFile``).
     """
     seed_everything(seed)
-    train_loader, val_loader, generator = seeded_loaders(ImageTable, train_table, val_table,
-                                                         cfg["input_size"], cfg["batch_size"], seed)
+    transform = online_augmentation(cfg["input_size"]) if cfg["online_augment"] else None
+    train_loader, val_loader, generator = seeded_loaders(
+        ImageTable, train_table, val_table, cfg["input_size"], cfg["batch_size"], seed,
+        balanced=cfg["sampling"] == "balanced", transform=transform)
     model.to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
-                                weight_decay=cfg["weight_decay"])
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, factor=cfg["scheduler_factor"], patience=cfg["scheduler_patience"])
+    optimizer, scheduler = build_optimizer(model, cfg)
+    criterion = training_loss(train_table["label"].astype(int), cfg).to(device)
 
     def one_epoch() -> dict[str, float]:
-        tr = run_epoch(model, train_loader, device, optimizer)
+        tr = run_epoch(model, train_loader, device, optimizer, criterion)
         va = run_epoch(model, val_loader, device)
         return {"train_loss": tr.loss, "train_accuracy": tr.accuracy, "val_loss": va.loss,
-                "val_accuracy": va.accuracy}
+                "val_accuracy": va.accuracy, "val_balanced_accuracy": va.balanced_accuracy}
 
-    columns = ["train_loss", "train_accuracy", "val_loss", "val_accuracy"]
-    return train_epochs(model, optimizer, generator, one_epoch, columns, cfg["epochs"],
-                        cfg["early_stopping_patience"], resume or ResumeFile(None, ""), scheduler)
+    return train_epochs(model, optimizer, generator, one_epoch, HISTORY_COLUMNS, cfg["epochs"],
+                        cfg["early_stopping_patience"], resume or ResumeFile(None, ""), scheduler,
+                        monitor=cfg["select_on"])
 
 
 def training_fingerprint(dataset_csv: str | os.PathLike, cfg: dict, device: str, seed: int) -> str:
@@ -290,11 +398,13 @@ def train_and_report(dataset_csv: str, outputs, cfg: dict, device: str, seed: in
              len(splits["train"]), len(splits["val"]))
     resume = ResumeFile(resume_path, training_fingerprint(dataset_csv, cfg, device, seed))
     model, history = fit(model, splits["train"], splits["val"], cfg, device, seed, resume)
-    best = history.loc[history.val_loss.idxmin()]
+    monitored = history[cfg["select_on"]]
+    best = history.loc[monitored.idxmax() if cfg["select_on"].endswith("accuracy") else monitored.idxmin()]
     save_checkpoint(model, outputs.model, arch=cfg["arch"], cbam=cfg["cbam"],
                     cbam_reduction=cfg["cbam_reduction"], cbam_kernel=cfg["cbam_kernel"],
                     input_size=cfg["input_size"], classes=list(CLASSES),
-                    epoch=int(best.epoch), val_loss=float(best.val_loss))
+                    epoch=int(best.epoch), val_loss=float(best.val_loss),
+                    val_balanced_accuracy=float(best.val_balanced_accuracy))
     write_csv(history, outputs.history)
     probabilities = predict(model, splits["test"], cfg["input_size"], cfg["batch_size"], device)
     predictions = test_predictions(splits["test"], probabilities)

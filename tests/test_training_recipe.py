@@ -1,0 +1,97 @@
+"""The label-only training recipe switches: balanced sampling, class weights, online
+augmentation, optimizer and schedule, and model selection on balanced accuracy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import train_settings
+
+from xaicut import CLASSES
+from xaicut.model import build_classifier
+from xaicut.train import (
+    build_optimizer,
+    class_balanced_sampler,
+    online_augmentation,
+    run_epoch,
+    train_epochs,
+    training_loss,
+    ResumeFile,
+)
+
+
+def test_balanced_sampler_draws_every_class_about_equally_often():
+    labels = [0] * 900 + [1] * 90 + [2] * 10
+    sampler = class_balanced_sampler(labels, torch.Generator().manual_seed(0))
+    drawn = np.bincount(np.asarray(labels)[list(sampler)], minlength=3)
+    assert drawn.sum() == len(labels)
+    assert np.all(np.abs(drawn / drawn.sum() - 1 / 3) < 0.05), drawn
+
+
+def test_class_weights_are_inverse_frequency_with_mean_one_per_image():
+    labels = [0] * 6 + [1] * 3 + [3] * 1
+    loss = training_loss(labels, train_settings(class_weights=True))
+    weight = loss.weight.numpy()
+    assert weight[2] == 0 and weight[0] * 6 == pytest.approx(weight[1] * 3) == pytest.approx(weight[3])
+    assert (weight[labels]).mean() == pytest.approx(1.0)
+    assert training_loss(labels, train_settings()).weight is None
+
+
+def test_online_augmentation_keeps_shape_and_is_seeded():
+    image = torch.randint(0, 256, (3, 40, 40), dtype=torch.uint8)
+    augment = online_augmentation(40)
+    torch.manual_seed(1)
+    first = augment(image)
+    torch.manual_seed(1)
+    again = augment(image)
+    assert first.shape == image.shape and first.dtype == torch.uint8
+    assert torch.equal(first, again)
+    assert not all(torch.equal(augment(image), image) for _ in range(5))
+
+
+@pytest.mark.parametrize("optimizer, scheduler", [("sgd", "plateau"), ("adamw", "cosine")])
+def test_optimizer_and_schedule_follow_the_config(optimizer, scheduler):
+    model = torch.nn.Linear(2, 2)
+    cfg = train_settings(optimizer=optimizer, scheduler=scheduler, lr=0.1, epochs=4)
+    opt, sched = build_optimizer(model, cfg)
+    assert type(opt).__name__.lower() == optimizer
+    if scheduler == "cosine":
+        for _ in range(4):
+            opt.step()
+            sched.step()
+        assert opt.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    else:
+        assert isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau)
+
+
+def test_run_epoch_reports_balanced_accuracy():
+    """A model that always predicts class 0: accuracy is the class-0 share, balanced accuracy 1/2."""
+    model = torch.nn.Linear(4, len(CLASSES))
+    torch.nn.init.zeros_(model.weight)
+    with torch.no_grad():
+        model.bias.copy_(torch.tensor([1.0] + [0.0] * (len(CLASSES) - 1)))
+    x, y = torch.zeros(10, 4), torch.tensor([0] * 8 + [1] * 2)
+    stats = run_epoch(model, [(x, y)], "cpu")
+    assert stats.accuracy == pytest.approx(0.8) and stats.balanced_accuracy == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("monitor, best", [("val_loss", 2), ("val_balanced_accuracy", 3)])
+def test_the_monitored_column_picks_the_best_epoch(monitor, best):
+    model = build_classifier("resnet18", len(CLASSES))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    scripted = iter([(0.9, 0.2), (0.5, 0.3), (0.7, 0.6), (0.8, 0.4)])  # (val_loss, balanced)
+
+    def one_epoch() -> dict[str, float]:
+        loss, balanced = next(scripted)
+        with torch.no_grad():  # mark the model state of each epoch
+            model.fc.bias.fill_(loss)
+        return {"val_loss": loss, "val_balanced_accuracy": balanced}
+
+    model, history = train_epochs(model, optimizer, torch.Generator(), one_epoch,
+                                  ["val_loss", "val_balanced_accuracy"], epochs=4, patience=10,
+                                  resume=ResumeFile(None, ""), monitor=monitor)
+    assert len(history) == 4
+    chosen = pd.Series(model.fc.bias.detach().numpy()).unique()
+    assert chosen.tolist() == pytest.approx([history.val_loss[best - 1]])
