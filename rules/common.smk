@@ -78,9 +78,25 @@ def scored_shards(wildcards):
     return split_shards(pd.read_csv(manifest), size, "test", dataset)
 
 
+def self_supervised_weights(settings):
+    """The pretrain output a variant starts from (train.init self_supervised), else None."""
+    if settings["init"] == "self_supervised":
+        return RESULTS / "pretrain" / settings["arch"] / "encoder.pt"
+    return None
+
+
 def variant_train(wildcards):
-    """The train settings of the job's classifier variant."""
-    return variant_train_settings(config, wildcards.variant)
+    """The train settings of the job's classifier variant (self-supervised weights filled in)."""
+    settings = variant_train_settings(config, wildcards.variant)
+    weights = self_supervised_weights(settings)
+    return settings if weights is None else {**settings, "pretrained_weights": str(weights)}
+
+
+def train_inputs(wildcards):
+    """Inputs of train: dataset B, and the self-supervised weights the variant starts from."""
+    weights = self_supervised_weights(variant_train_settings(config, wildcards.variant))
+    return {"dataset": RESULTS / "data" / "dataset_b.csv",
+            **({"weights": weights} if weights else {})}
 
 
 def attribution_dirs(wildcards):

@@ -1,9 +1,36 @@
-# Classifier training on class labels only (GPU-capable).
+# Classifier training on class labels only (GPU-capable), optionally from a self-supervised
+# pretraining of its ResNet body on the same images without labels.
+
+
+rule pretrain:
+    input:
+        manifest=RESULTS / "data" / "manifest.csv",
+    output:
+        weights=RESULTS / "pretrain" / "{arch}" / "encoder.pt",
+        history=report(
+            RESULTS / "pretrain" / "{arch}" / "history.csv",
+            caption="../report/pretrain_history.rst",
+            category="Classifier",
+        ),
+    log:
+        RESULTS / "logs" / "pretrain" / "{arch}.log",
+    conda:
+        "../envs/torch.yaml"
+    threads: config["threads"]
+    resources:
+        **gpu_resources(),
+    params:
+        pretrain=config["pretrain"],
+        seed=config["seed"],
+        device=config["device"],
+        resume=RESULTS / "pretrain" / "{arch}" / "last_epoch.pt",  # exists while pretraining is unfinished
+    script:
+        "../workflow_scripts/pretrain.py"
 
 
 rule train:
     input:
-        dataset=RESULTS / "data" / "dataset_b.csv",
+        unpack(train_inputs),
     output:
         model=RESULTS / "train" / "{variant}" / "model.pt",
         history=report(

@@ -56,6 +56,10 @@ def check_consistency(config: dict[str, Any]) -> None:
             jsonschema.validate(variant_train_settings(config, variant), train_schema)
         except jsonschema.ValidationError as err:
             raise ConfigError(f"variants.{variant}: {err.message}") from err
+        settings = variant_train_settings(config, variant)
+        if settings["init"] == "self_supervised" and settings["pretrained_weights"]:
+            raise ConfigError(f"variant {variant}: train.init self_supervised and "
+                              "train.pretrained_weights both set the initial weights; keep one")
     methods = config["attribute"]["methods"]
     mode = config["fuse"]["mode"]
     if mode not in ("and", "or", *methods):
