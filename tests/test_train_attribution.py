@@ -17,7 +17,7 @@ import torch
 from conftest import train_settings
 
 from xaicut import CLASSES
-from xaicut.attribution import METHODS, attribute_shard, build_explainers
+from xaicut.attribution import METHODS, CamExplainer, attribute_shard, build_explainers
 from xaicut.faithfulness import DELETION_COLUMNS
 from xaicut.model import build_classifier
 from xaicut.shards import shard_names, shard_rows, split_shards
@@ -28,7 +28,7 @@ from xaicut.train import train_and_report
 CFG = train_settings(arch="resnet18", cbam=True, cbam_reduction=4, cbam_kernel=5, input_size=32,
                      batch_size=8, epochs=3, lr=0.01, momentum=0.8, weight_decay=0.001,
                      scheduler_patience=1, scheduler_factor=0.5, early_stopping_patience=2)
-ATTR = dict(methods=["gradcam", "shap"], target="predicted", target_layer="layer4", shard_size=5,
+ATTR = dict(methods=["gradcam", "shap"], target="predicted", target_layer="layer4", aug_smooth=False, shard_size=5,
             batch_size=4, shap_nsamples=4, shap_background_size=4, shap_smoothing_sigma=1.0,
             shap_max_evals=40, shap_partition_blur=5, deletion_fractions=[0.1, 0.3])
 
@@ -97,6 +97,22 @@ def test_every_method_gives_image_sized_finite_varying_maps(trained, method, cba
     assert maps.min() >= 0 and maps.max() <= 1
     assert all(m.max() > m.min() for m in maps), f"{method}: constant map"
     assert explainer.params()
+
+
+@pytest.mark.parametrize("layers, aug_smooth", [(["layer3", "layer4"], False), ("layer4", True)])
+def test_multi_layer_and_augmentation_smoothed_maps(layers, aug_smooth):
+    """Two layers average their scaled maps; aug_smooth averages six augmented passes: both
+    differ from the one-layer plain map and stay valid maps."""
+    torch.manual_seed(0)
+    model = build_classifier("resnet18", len(CLASSES)).eval().requires_grad_(False)
+    batch = torch.randn(2, 3, 64, 64)
+    plain = CamExplainer("gradcam", model, "layer4", 2).explain(batch, [1, 4])
+    explainer = CamExplainer("gradcam", model, layers, 2, aug_smooth=aug_smooth)
+    maps = explainer.explain(batch, [1, 4])
+    assert maps.shape == plain.shape and maps.min() >= 0 and maps.max() <= 1
+    assert not np.allclose(maps, plain)
+    assert explainer.params()["target_layer"] == ("layer3,layer4" if aug_smooth is False else "layer4")
+    assert explainer.params()["aug_smooth"] is aug_smooth
 
 
 def test_unknown_method_is_named(trained):

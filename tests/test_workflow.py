@@ -293,7 +293,7 @@ def test_summary_command_lists_every_variant(finished_run):
     proc = subprocess.run([sys.executable, "-m", "xaicut.summary", str(results)], cwd=REPO,
                           capture_output=True, text=True, check=True)
     for variant in VARIANTS:
-        assert re.search(rf"classifier {variant} test accuracy: [01]\.\d{{3}}", proc.stdout)
+        assert re.search(rf"classifier {variant} test accuracy: [01]\.\d{{3}}, balanced accuracy: [01]\.\d{{3}}", proc.stdout)
     assert proc.stdout.count("graphcut_and") == len(VARIANTS)
 
 

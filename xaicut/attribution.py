@@ -65,27 +65,35 @@ METHODS = (*CAM_METHODS, *SHAP_METHODS)
 
 
 class CamExplainer:
-    """One class-activation method of ``grad-cam`` at one target layer of the classifier.
+    """One class-activation method of ``grad-cam`` at one or more target layers of the classifier.
 
-    Gradient-based methods take gradients with respect to the input (``compute_input_gradient``)
-    so that the model's parameters can stay frozen: the backward pass then computes no weight
-    gradients. ScoreCAM runs its masked forward passes ``batch_size`` at a time.
+    Several layers (e.g. ``layer3`` and ``layer4``) are fused by ``grad-cam``'s multi-layer
+    aggregation: each layer's map scaled to [0, 1] at input size, then averaged. ``aug_smooth``
+    averages the maps of ``grad-cam``'s test-time augmentations (horizontal flip × brightness 0.9,
+    1, 1.1: six passes). Gradient-based methods take gradients with respect to the input
+    (``compute_input_gradient``) so that the model's parameters can stay frozen: the backward
+    pass then computes no weight gradients. ScoreCAM runs its masked forward passes
+    ``batch_size`` at a time.
     """
 
-    def __init__(self, name: str, model: nn.Module, target_layer: str, batch_size: int) -> None:
-        self.name, self.target_layer, self.batch_size = name, target_layer, batch_size
-        self.cam = CAM_METHODS[name](model=model, target_layers=[model.get_submodule(target_layer)])
+    def __init__(self, name: str, model: nn.Module, target_layers: str | Sequence[str],
+                 batch_size: int, aug_smooth: bool = False) -> None:
+        self.target_layers = [target_layers] if isinstance(target_layers, str) else list(target_layers)
+        self.name, self.batch_size, self.aug_smooth = name, batch_size, aug_smooth
+        layers = [model.get_submodule(layer) for layer in self.target_layers]
+        self.cam = CAM_METHODS[name](model=model, target_layers=layers)
         self.cam.compute_input_gradient = self.cam.uses_gradients
         if isinstance(self.cam, ScoreCAM):
             self.cam.batch_size = batch_size
 
     def params(self) -> dict:
-        return {"target_layer": self.target_layer, "package": "grad-cam",
-                "class": type(self.cam).__name__}
+        return {"target_layer": ",".join(self.target_layers), "aug_smooth": self.aug_smooth,
+                "package": "grad-cam", "class": type(self.cam).__name__}
 
     def explain(self, batch: torch.Tensor, targets: Sequence[int]) -> np.ndarray:
         """Return maps (B, h, w) in [0, 1] at input size for ``targets`` (class indices)."""
-        maps = self.cam(input_tensor=batch, targets=[ClassifierOutputTarget(int(t)) for t in targets])
+        maps = self.cam(input_tensor=batch, targets=[ClassifierOutputTarget(int(t)) for t in targets],
+                        aug_smooth=self.aug_smooth)
         return np.stack([normalise_map(m) for m in maps])
 
 
@@ -195,7 +203,8 @@ def build_explainers(model: nn.Module, methods: Sequence[str], cfg: dict,
     explainers = []
     for method in methods:
         if method in CAM_METHODS:
-            explainers.append(CamExplainer(method, model, cfg["target_layer"], cfg["batch_size"]))
+            explainers.append(CamExplainer(method, model, cfg["target_layer"], cfg["batch_size"],
+                                           cfg["aug_smooth"]))
         elif method == "shap":
             background = background_batch(manifest, size, cfg["shap_background_size"], seed)
             explainers.append(ShapExplainer(model, background, cfg["shap_nsamples"],

@@ -1,4 +1,4 @@
-"""Print a finished run's segmentation summary and classifier accuracy:
+"""Print a finished run's segmentation summary and classifier (balanced) accuracy:
 ``python -m xaicut.summary RESULTS [--run NAME]``."""
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from xaicut.metrics import UNET_STAGE
 
 
 def format_summary(results_dir: Path, run: str = "default") -> str:
-    """Return the summary table of run ``run``, the test accuracy and the report path as text."""
+    """Return the summary table of run ``run``, the test (balanced) accuracy of each classifier
+    variant and the report path as text."""
     run_dir = results_dir / "runs" / run
     summary = pd.read_csv(run_dir / "metrics" / "summary.csv")
     classifiers = summary.loc[summary["stage"] != UNET_STAGE, "variant"]
     accuracy = [
-        f"classifier {variant} test accuracy: {classifier_accuracy(results_dir, variant):.3f}"
+        "classifier {} test accuracy: {:.3f}, balanced accuracy: {:.3f}".format(
+            variant, *classifier_accuracy(results_dir, variant))
         for variant in dict.fromkeys(classifiers)
     ]
     return "\n".join([
@@ -27,10 +29,12 @@ def format_summary(results_dir: Path, run: str = "default") -> str:
     ])
 
 
-def classifier_accuracy(results_dir: Path, variant: str) -> float:
-    """Test-split accuracy of one classifier variant (its classification report)."""
+def classifier_accuracy(results_dir: Path, variant: str) -> tuple[float, float]:
+    """Test-split (accuracy, balanced accuracy = mean recall of the classes) of one classifier
+    variant, from its classification report."""
     path = results_dir / "train" / variant / "classification_report.csv"
-    return float(pd.read_csv(path).set_index("class").loc["accuracy", "f1_score"])
+    report = pd.read_csv(path).set_index("class")
+    return float(report.loc["accuracy", "f1_score"]), float(report.loc["macro avg", "recall"])
 
 
 def main() -> None:
