@@ -89,14 +89,20 @@ def variant_train(wildcards):
     """The train settings of the job's classifier variant (self-supervised weights filled in)."""
     settings = variant_train_settings(config, wildcards.variant)
     weights = self_supervised_weights(settings)
-    return settings if weights is None else {**settings, "pretrained_weights": str(weights)}
+    return (
+        settings
+        if weights is None
+        else {**settings, "pretrained_weights": str(weights)}
+    )
 
 
 def train_inputs(wildcards):
     """Inputs of train: dataset B, and the self-supervised weights the variant starts from."""
     weights = self_supervised_weights(variant_train_settings(config, wildcards.variant))
-    return {"dataset": RESULTS / "data" / "dataset_b.csv",
-            **({"weights": weights} if weights else {})}
+    return {
+        "dataset": RESULTS / "data" / "dataset_b.csv",
+        **({"weights": weights} if weights else {}),
+    }
 
 
 def attribution_dirs(wildcards):
