@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from conftest import REPO
 from xaicut.config import (ConfigError, load_config, validate_config, variant_names,
@@ -49,6 +50,23 @@ def test_snakemake_refuses_unknown_key_before_running():
 @pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_configs_validate(path):
     assert load_config(path)["data_dir"]
+
+
+def merged(base: dict, overlay: dict) -> dict:
+    """Snakemake's merge of a later --configfile into an earlier one (recursive for mappings)."""
+    out = dict(base)
+    for key, value in overlay.items():
+        both_maps = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = merged(out[key], value) if both_maps else value
+    return out
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs" / "overlays").glob("*.yaml")), ids=lambda p: p.name)
+def test_overlay_configs_validate_on_the_real_data_config(path):
+    base = yaml.safe_load((REPO / "configs" / "cpu-real.yaml").read_text())
+    overlay = yaml.safe_load(path.read_text())
+    config = validate_config(merged(base, overlay))
+    assert set(variant_names(config)) >= {k for k, v in overlay.get("variants", {}).items() if v}
 
 
 def test_paper_config_follows_paper_000():
