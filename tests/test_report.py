@@ -115,7 +115,8 @@ def write_tables(root: Path, paths: dict[str, tuple[Path, Path]]) -> None:
     ]), root / "train" / "test_predictions.csv")
     write_csv(pd.DataFrame({
         "epoch": [1, 2, 3], "train_loss": [1.2, 0.8, 0.6], "train_accuracy": [0.5, 0.7, 0.8],
-        "val_loss": [1.3, 0.9, 0.8], "val_accuracy": [0.45, 0.6, 0.7], "lr": [1e-3, 1e-3, 1e-4],
+        "val_loss": [1.3, 0.9, 0.8], "val_accuracy": [0.45, 0.6, 0.7],
+        "val_balanced_accuracy": [0.3, 0.4, 0.5], "lr": [1e-3, 1e-3, 1e-4],
     }), root / "train" / "history.csv")
     report_rows = [{"class": dx, "precision": 0.8, "recall": 0.7, "f1_score": 0.75, "support": 1}
                    for dx in CLASSES]

@@ -411,11 +411,16 @@ def confusion_matrix_figure(predictions: pd.DataFrame) -> Figure:
 
 
 def training_curves_figure(history: pd.DataFrame) -> Figure:
-    """Train and validation loss (left) and accuracy (right) per epoch."""
+    """Train and validation loss (left) and accuracy (right) per epoch; the right panel also
+    shows the validation balanced accuracy (mean recall of the classes)."""
     fig = Figure(figsize=(9.0, 3.2), layout="constrained")
     for ax, metric in zip(fig.subplots(1, 2), ("loss", "accuracy")):
-        for split in ("train", "val"):
-            ax.plot(history["epoch"], history[f"{split}_{metric}"], marker="o", ms=3, label=split)
+        columns = [f"train_{metric}", f"val_{metric}"]
+        if metric == "accuracy" and "val_balanced_accuracy" in history:
+            columns.append("val_balanced_accuracy")
+        for column in columns:
+            ax.plot(history["epoch"], history[column], marker="o", ms=3,
+                    label=column.removesuffix(f"_{metric}").replace("_", " "))
         ax.set(xlabel="epoch", ylabel=metric, title=f"{metric.capitalize()} per epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8)
