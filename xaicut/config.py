@@ -52,11 +52,11 @@ def check_consistency(config: dict[str, Any]) -> None:
         raise ConfigError("variants: every variant is null; at least one must run")
     train_schema = yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))["properties"]["train"]
     for variant in variant_names(config):
+        settings = variant_train_settings(config, variant)
         try:
-            jsonschema.validate(variant_train_settings(config, variant), train_schema)
+            jsonschema.validate(settings, train_schema)
         except jsonschema.ValidationError as err:
             raise ConfigError(f"variants.{variant}: {err.message}") from err
-        settings = variant_train_settings(config, variant)
         if settings["init"] == "self_supervised" and settings["pretrained_weights"]:
             raise ConfigError(f"variant {variant}: train.init self_supervised and "
                               "train.pretrained_weights both set the initial weights; keep one")

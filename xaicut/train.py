@@ -34,8 +34,8 @@ from xaicut.model import build_classifier, save_checkpoint
 
 log = logging.getLogger(__name__)
 
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
+IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
 
 HISTORY_COLUMNS = ["train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_balanced_accuracy"]
 """``history.csv`` columns between ``epoch`` and ``lr`` (contracts §3)."""
@@ -56,9 +56,7 @@ def resized_uint8(image: np.ndarray, size: int) -> torch.Tensor:
 
 def normalise_input(image: torch.Tensor) -> torch.Tensor:
     """Scale a uint8 (3, h, w) tensor to [0, 1] and normalise it with ImageNet statistics."""
-    mean = torch.from_numpy(IMAGENET_MEAN)[:, None, None]
-    std = torch.from_numpy(IMAGENET_STD)[:, None, None]
-    return (image.float() / 255.0 - mean) / std
+    return (image.float() / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
 
 
 def to_input_tensor(image: np.ndarray, size: int) -> torch.Tensor:
@@ -218,6 +216,12 @@ def seeded_loaders(dataset: Callable[..., Dataset], train_table: pd.DataFrame,
     return train_loader, DataLoader(dataset(val_table, size), batch_size=batch_size), generator
 
 
+def as_loss(monitor: str, value):
+    """A monitored history value (float or column) as a loss, lower is better: columns named
+    ``*accuracy`` are negated."""
+    return -value if monitor.endswith("accuracy") else value
+
+
 def train_epochs(model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator,
                  one_epoch: Callable[[], dict[str, float]], columns: list[str], epochs: int,
                  patience: int, resume: ResumeFile,
@@ -227,7 +231,7 @@ def train_epochs(model: nn.Module, optimizer: torch.optim.Optimizer, generator: 
 
     ``one_epoch`` trains and validates once and returns at least ``val_loss``, ``monitor`` and the
     ``columns`` (history columns between ``epoch`` and ``lr``). The best epoch has the lowest
-    ``monitor`` (a loss) or, for a monitor named ``*accuracy``, the highest. ``generator`` is every random source besides
+    ``as_loss(monitor, ...)``. ``generator`` is every random source besides
     torch's global one (shuffling, augmentation). The state is saved to ``resume`` after every
     epoch and a saved state is continued from, so a killed job ends as an uninterrupted one.
     Early stopping: ``patience`` epochs without a better ``monitor``. ``scheduler`` steps once
@@ -257,7 +261,7 @@ def train_epochs(model: nn.Module, optimizer: torch.optim.Optimizer, generator: 
         state["history"].append([epoch, *(stats[c] for c in columns), lr])
         log.info("epoch %d: %s | lr %.4g", epoch,
                  " ".join(f"{c} {stats[c]:.4f}" for c in columns), lr)
-        score = -stats[monitor] if monitor.endswith("accuracy") else stats[monitor]
+        score = as_loss(monitor, stats[monitor])
         if score < state["best_loss"]:
             state.update(best_loss=score, best_epoch=epoch,
                          best_state=copy.deepcopy(model.state_dict()))
@@ -398,8 +402,7 @@ def train_and_report(dataset_csv: str, outputs, cfg: dict, device: str, seed: in
              len(splits["train"]), len(splits["val"]))
     resume = ResumeFile(resume_path, training_fingerprint(dataset_csv, cfg, device, seed))
     model, history = fit(model, splits["train"], splits["val"], cfg, device, seed, resume)
-    monitored = history[cfg["select_on"]]
-    best = history.loc[monitored.idxmax() if cfg["select_on"].endswith("accuracy") else monitored.idxmin()]
+    best = history.loc[as_loss(cfg["select_on"], history[cfg["select_on"]]).idxmin()]
     save_checkpoint(model, outputs.model, arch=cfg["arch"], cbam=cfg["cbam"],
                     cbam_reduction=cfg["cbam_reduction"], cbam_kernel=cfg["cbam_kernel"],
                     input_size=cfg["input_size"], classes=list(CLASSES),
