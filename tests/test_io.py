@@ -8,7 +8,7 @@ import stat
 import numpy as np
 import pytest
 
-from xaicut.io import atomic_path, read_mask, write_mask
+from xaicut.io import atomic_directories, atomic_path, read_mask, write_mask
 
 
 def current_umask() -> int:
@@ -33,3 +33,24 @@ def test_failed_write_leaves_nothing_and_keeps_old_file(tmp_path):
             raise RuntimeError("killed")
     assert (tmp_path / "out.txt").read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_output_folders_appear_only_when_complete(tmp_path):
+    """A folder output is invisible while it is being filled, replaces a killed job's partial
+    folder when done, and is never created when the job fails."""
+    partial = tmp_path / "fused" / "test000"
+    partial.mkdir(parents=True)
+    (partial / "stale.png").write_text("from a killed job")
+    targets = [partial, tmp_path / "gradcam" / "test000"]
+    with atomic_directories(targets) as tmps:
+        for tmp in tmps:
+            write_mask(np.eye(3, dtype=bool), tmp / "ISIC_1.png")
+        assert not targets[1].exists() and (partial / "stale.png").exists()
+    for target in targets:
+        assert [p.name for p in target.iterdir()] == ["ISIC_1.png"]
+        assert stat.S_IMODE(os.stat(target).st_mode) == 0o777 & ~current_umask()
+    failed = tmp_path / "shap" / "test000"
+    with pytest.raises(RuntimeError), atomic_directories([failed]) as (tmp,):
+        write_mask(np.eye(3, dtype=bool), tmp / "ISIC_1.png")
+        raise RuntimeError("killed")
+    assert list(failed.parent.iterdir()) == []

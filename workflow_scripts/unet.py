@@ -5,12 +5,13 @@ import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut impor
 import pandas as pd
 import torch
 
+from xaicut.io import atomic_directories
 from xaicut.logs import setup_logging
 from xaicut.unet import segment_unet_shard
 
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-segment_unet_shard(pd.read_csv(snakemake.input.manifest), snakemake.input.model,
-                   snakemake.wildcards.shard, snakemake.params.shard_size,
-                   snakemake.output.masks, batch_size=snakemake.params.batch_size,
-                   device=snakemake.params.device)
+with atomic_directories([snakemake.output.masks]) as (masks,):
+    segment_unet_shard(pd.read_csv(snakemake.input.manifest), snakemake.input.model,
+                       snakemake.wildcards.shard, snakemake.params.shard_size, masks,
+                       batch_size=snakemake.params.batch_size, device=snakemake.params.device)

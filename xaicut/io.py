@@ -2,15 +2,17 @@
 
 Every output is first written to a temporary file in the destination directory and then renamed
 into place (``os.replace`` is atomic on POSIX), so a killed job never leaves a readable but
-truncated output behind.
+truncated output behind. Rules whose outputs are folders fill temporary folders and move them
+into place at the end (``atomic_directories``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -43,6 +45,32 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_directories(paths: Sequence[str | os.PathLike]) -> Iterator[list[Path]]:
+    """Yield one empty temporary folder beside each of ``paths``; when the block succeeds, move
+    each into place (replacing a leftover folder of an earlier, killed job).
+
+    For rules whose outputs are folders: a job killed half-way leaves no output folder, so
+    Snakemake reruns it instead of taking a partial folder for a finished one. The temporary
+    folders are removed when the block raises.
+    """
+    targets = [Path(p) for p in paths]
+    tmps = []
+    try:
+        for target in targets:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmps.append(Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.")))
+        yield tmps
+        for tmp, target in zip(tmps, targets):
+            os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp creates 0700
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+    finally:
+        for tmp in tmps:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> None:
