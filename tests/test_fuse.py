@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from xaicut.attribution_store import AttributionMap, attribution_path, write_attribution
-from xaicut.fuse import binarise_map, fuse_masks, fuse_shard
+from xaicut.fuse import binarise_map, central_region, fuse_masks, fuse_shard
 from xaicut.io import read_mask
 
 
@@ -42,8 +42,42 @@ def test_fuse_shard_writes_every_stage(tmp_path):
         write_attribution(AttributionMap("ISIC_1", method, vals, 5, "nv", 5, 0.9, 5, "x"),
                           attribution_path(tmp_path / "maps", "ISIC_1", method))
     out = {s: tmp_path / s for s in ("gradcam", "shap", "fused")}
-    cfg = {"threshold_method": "absolute", "threshold": 0.25, "quantile": 0.5, "mode": "and"}
+    cfg = {"threshold_method": "absolute", "threshold": 0.25, "quantile": 0.5, "mode": "and",
+           "region": "all", "min_area_fraction": 0.01}
     fuse_shard(tmp_path / "maps", cfg, out)
     fused = read_mask(out["fused"] / "ISIC_1.png")
     assert fused[0].tolist() == [False] * 3 + [True] * 5 + [False] * 3
     assert read_mask(out["gradcam"] / "ISIC_1.png").sum() == 4 * 8
+
+
+def test_central_region_keeps_the_central_lesion_filled_and_drops_stray_peaks():
+    mask = np.zeros((60, 80), dtype=bool)
+    mask[20:40, 30:50] = True      # the lesion, in the middle, with a hole
+    mask[28:32, 38:42] = False
+    mask[0:10, 0:10] = True        # a larger corner artefact
+    mask[55:57, 70:72] = True      # a speck
+    region = central_region(mask, min_area_fraction=0.01)
+    expected = np.zeros_like(mask)
+    expected[20:40, 30:50] = True
+    assert np.array_equal(region, expected)
+    small = np.zeros_like(mask)
+    small[5:7, 5:7] = True         # below min area, but the only component: kept
+    assert np.array_equal(central_region(small, 0.01), small)
+    assert not central_region(np.zeros_like(mask), 0.01).any()
+
+
+def test_fuse_shard_central_region_cleans_method_and_fused_masks(tmp_path):
+    values = np.zeros((60, 80), dtype=np.float32)
+    values[20:40, 30:50] = 1.0
+    values[0:10, 0:10] = 0.9
+    values[28:32, 38:42] = 0.0
+    for method in ("gradcam", "shap"):
+        write_attribution(AttributionMap("ISIC_1", method, values, 5, "nv", 5, 0.9, 5, "x"),
+                          attribution_path(tmp_path / "maps", "ISIC_1", method))
+    out = {s: tmp_path / s for s in ("gradcam", "shap", "fused")}
+    cfg = {"threshold_method": "absolute", "threshold": 0.5, "quantile": 0.5, "mode": "and",
+           "region": "central", "min_area_fraction": 0.01}
+    fuse_shard(tmp_path / "maps", cfg, out)
+    for stage in out:
+        mask = read_mask(out[stage] / "ISIC_1.png")
+        assert mask.sum() == 400 and mask[20:40, 30:50].all(), stage

@@ -122,7 +122,8 @@ def test_fuse_applies_auto_thresholds(tmp_path):
     values = np.tile(np.linspace(0, 1, 11, dtype=np.float32), (4, 1))
     write_map(tmp_path / "maps", "ISIC_0000001", "gradcam", values, 4, 4)
     write_map(tmp_path / "maps", "ISIC_0000001", "shap", values, 4, 4)
-    cfg = {"mode": "and", "threshold_method": "auto", "threshold": 0.5, "quantile": 0.7}
+    cfg = {"mode": "and", "threshold_method": "auto", "threshold": 0.5, "quantile": 0.7,
+           "region": "all", "min_area_fraction": 0.01}
     out = {s: tmp_path / s for s in ("gradcam", "shap", "fused")}
     fuse_shard(tmp_path / "maps", cfg, out, auto={"gradcam": 0.3, "shap": 0.75})
     assert (read_mask(out["gradcam"] / "ISIC_0000001.png").sum(axis=1) == 7).all()  # 0.4..1.0

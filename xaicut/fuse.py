@@ -3,6 +3,8 @@
 Input: attribution maps in [0, 1] (``xaicut.attribution_store``). Output: per-method binary masks and
 the fused mask (``docs/data-contracts.md`` §5). Thresholds are absolute, a per-image quantile, or
 per-image Otsu (scikit-image), or per method the validation split's best (``auto``); fusion is OpenCV's bitwise AND as in the paper, or OR, or one method.
+With ``region: central`` every mask keeps only its most central large component, holes filled
+(paper 004's connectivity and centrality, applied to the maps alone: no image evidence).
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from scipy import ndimage
 from skimage.filters import threshold_otsu
 from tqdm import tqdm
 
 from xaicut.attribution_store import attribution_path, read_attribution, stored_images
 from xaicut.io import write_mask
+from xaicut.regions import central_component
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,16 @@ def fuse_masks(masks: dict[str, np.ndarray], mode: str) -> np.ndarray:
     return fused > 0
 
 
+def central_region(mask: np.ndarray, min_area_fraction: float) -> np.ndarray:
+    """The lesion region of a bool (H, W) mask: its most central 8-connected component with at
+    least ``min_area_fraction`` of the image's pixels (the most central of any size when none is
+    that large), holes filled. An empty mask stays empty."""
+    region = central_component(mask, int(min_area_fraction * mask.size))
+    if not region.any():
+        region = central_component(mask, 0)
+    return ndimage.binary_fill_holes(region)
+
+
 def method_thresholds(cfg: dict, methods: list[str],
                       auto: dict[str, float] | None) -> dict[str, tuple[str, float]]:
     """Per method ``(binarise_map method, absolute threshold)`` for the ``fuse`` section ``cfg``;
@@ -77,18 +91,24 @@ def fuse_shard(maps_dir: str | os.PathLike, cfg: dict, out_dirs: dict[str, str |
 
     ``cfg`` is the ``fuse`` config section; ``out_dirs`` maps each stage (methods and ``fused``)
     to its output folder; masks are 0/255 PNGs named ``{image_id}.png``; ``auto``: per-method
-    thresholds for ``threshold_method: auto``.
+    thresholds for ``threshold_method: auto``. With ``cfg["region"] == "central"`` each method's
+    mask and the fused mask are reduced to :func:`central_region`.
     """
     methods = [stage for stage in out_dirs if stage != "fused"]
     cuts = method_thresholds(cfg, methods, auto)
     images = stored_images(maps_dir, methods)
+
+    def region(mask: np.ndarray) -> np.ndarray:
+        return central_region(mask, cfg["min_area_fraction"]) if cfg["region"] == "central" else mask
+
     for image_id in tqdm(images, desc="fuse", unit="img"):
         masks = {
-            m: binarise_map(read_attribution(attribution_path(maps_dir, image_id, m)).values,
-                            cuts[m][0], cuts[m][1], cfg["quantile"])
+            m: region(binarise_map(read_attribution(attribution_path(maps_dir, image_id, m)).values,
+                                   cuts[m][0], cuts[m][1], cfg["quantile"]))
             for m in methods
         }
-        masks["fused"] = fuse_masks(masks, cfg["mode"])
+        masks["fused"] = region(fuse_masks(masks, cfg["mode"]))
         for stage, mask in masks.items():
             write_mask(mask, Path(out_dirs[stage]) / f"{image_id}.png")
-    log.info("fused %d images (%s; thresholds %s)", len(images), cfg["mode"], cuts)
+    log.info("fused %d images (%s; thresholds %s; region %s)", len(images), cfg["mode"], cuts,
+             cfg["region"])

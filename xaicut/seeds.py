@@ -62,6 +62,7 @@ from scipy import ndimage
 from skimage.filters import threshold_otsu
 
 from xaicut.fuse import binarise_map
+from xaicut.regions import central_component, normalised_radius
 
 SEED_MODES = ("and", "trimap", "trimap_otsu", "consensus", "otsu")
 MAP_FUSIONS = ("mean", "min")
@@ -137,14 +138,6 @@ def scaled_length(shape: tuple[int, ...], fraction: float) -> int:
     return int(round(fraction * max(shape[:2])))
 
 
-def normalised_radius(shape: tuple[int, int]) -> np.ndarray:
-    """Per pixel, float (H, W): distance to the centre in units of the inscribed ellipse
-    (0 at the centre, 1 on the ellipse touching the four edge midpoints, about 1.41 at corners)."""
-    rows, cols = np.indices(shape, dtype=np.float64)
-    half_h, half_w = shape[0] / 2.0, shape[1] / 2.0
-    return np.hypot((rows + 0.5 - half_h) / half_h, (cols + 0.5 - half_w) / half_w)
-
-
 def blurred_channel(image: np.ndarray, channel: str = "l",
                     sigma_fraction: float = 0.01) -> np.ndarray:
     """One darker-is-lesion channel of a uint8 RGB image, Gaussian-blurred; float32 (H, W).
@@ -188,35 +181,17 @@ def vignette_mask(image: np.ndarray, dark_ratio: float = 0.5,
     return vignette & (radius >= min_radius)
 
 
-def component_centrality(labels: np.ndarray, count: int) -> np.ndarray:
-    """Mean inscribed-ellipse radius (:func:`normalised_radius`) of components 1..count-1."""
-    radius = normalised_radius(labels.shape).ravel()
-    sums = np.bincount(labels.ravel(), weights=radius, minlength=count)
-    sizes = np.bincount(labels.ravel(), minlength=count)
-    return sums[1:] / np.maximum(sizes[1:], 1)
-
-
 def clean_seed(mask: np.ndarray, min_area: int, vignette: np.ndarray | None = None) -> np.ndarray:
-    """Seed cleaning of paper 004 Algorithm 1: the most central large component of ``mask``.
+    """Seed cleaning of paper 004 Algorithm 1: the most central large component of ``mask``
+    (:func:`xaicut.regions.central_component`).
 
     ``mask``: bool (H, W) lesion seed; ``min_area``: components (8-connected) with fewer pixels
     are dropped (alpha); ``vignette``: bool (H, W) pixels removed first (never lesion).
-    Among the remaining components the one with the smallest mean distance to the image
-    centre (in inscribed-ellipse units) is kept; the paper's *summed* distance would favour
-    small fragments. Returns bool (H, W); all False when nothing is left.
+    Returns bool (H, W); all False when nothing is left.
     """
     if vignette is not None:
         mask = mask & ~vignette
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(
-        mask.astype(np.uint8), connectivity=8
-    )
-    if count <= 1:
-        return np.zeros(mask.shape, dtype=bool)
-    centrality = component_centrality(labels, count)
-    centrality[stats[1:, cv2.CC_STAT_AREA] < min_area] = np.inf
-    if not np.isfinite(centrality).any():
-        return np.zeros(mask.shape, dtype=bool)
-    return labels == 1 + int(np.argmin(centrality))
+    return central_component(mask, min_area)
 
 
 def otsu_seed(
