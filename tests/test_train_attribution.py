@@ -17,7 +17,13 @@ import torch
 from conftest import train_settings
 
 from xaicut import CLASSES
-from xaicut.attribution import METHODS, CamExplainer, attribute_shard, build_explainers
+from xaicut.attribution import (
+    METHODS,
+    CamExplainer,
+    SignedEigenCAM,
+    attribute_shard,
+    build_explainers,
+)
 from xaicut.faithfulness import DELETION_COLUMNS
 from xaicut.model import build_classifier
 from xaicut.shards import shard_names, shard_rows, split_shards
@@ -113,6 +119,20 @@ def test_multi_layer_and_augmentation_smoothed_maps(layers, aug_smooth):
     assert not np.allclose(maps, plain)
     assert explainer.params()["target_layer"] == ("layer3,layer4" if aug_smooth is False else "layer4")
     assert explainer.params()["aug_smooth"] is aug_smooth
+
+
+def test_signed_eigencam_marks_the_blob_whatever_the_activation_sign():
+    """A central blob that dominates the activations is the positive side of the map, for the
+    activations and their negation alike (the SVD's sign is arbitrary)."""
+    rng = np.random.default_rng(0)
+    activations = rng.normal(0, 0.1, (1, 8, 12, 12)).astype(np.float32)
+    activations[0, :, 4:8, 4:8] += rng.normal(2, 0.5, (8, 1, 1)).astype(np.float32)
+    cam = SignedEigenCAM(build_classifier("resnet18", len(CLASSES)).eval(), target_layers=[])
+    for acts in (activations, -activations):
+        projection = cam.get_cam_image(None, None, None, acts, None, False)[0]
+        blob = np.zeros((12, 12), dtype=bool)
+        blob[4:8, 4:8] = True
+        assert projection[blob].min() > 0 > projection[~blob].max()
 
 
 def test_unknown_method_is_named(trained):

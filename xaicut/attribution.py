@@ -27,6 +27,7 @@ from pytorch_grad_cam import (
     XGradCAM,
 )
 from pytorch_grad_cam.base_cam import BaseCAM
+from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection_with_sign_correction
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from scipy.ndimage import gaussian_filter
 from torch import nn
@@ -48,12 +49,28 @@ def normalise_map(values: np.ndarray) -> np.ndarray:
     return (values - values.min()) / span if span > 0 else np.zeros_like(values)
 
 
+class SignedEigenCAM(EigenCAM):
+    """EigenCAM with the sign correction of Seg-Eigen-CAM (Chung & Ying 2025, Eq. 13).
+
+    EigenCAM projects a layer's activations on their first principal component: class-agnostic,
+    no gradients. The SVD leaves the component's sign arbitrary and ``grad-cam`` keeps the
+    positive part, so plain EigenCAM marks the skin instead of the lesion on many images; here
+    the projection is flipped when its most negative value outweighs its most positive one
+    (``grad-cam``'s ``get_2d_projection_with_sign_correction``).
+    """
+
+    def get_cam_image(self, input_tensor, target_layer, target_category, activations, grads,
+                      eigen_smooth):  # noqa: D102  (BaseCAM's signature)
+        return get_2d_projection_with_sign_correction(activations)
+
+
 CAM_METHODS: dict[str, type[BaseCAM]] = {
     "gradcam": GradCAM,
     "gradcampp": GradCAMPlusPlus,
     "xgradcam": XGradCAM,
     "layercam": LayerCAM,
     "eigencam": EigenCAM,
+    "eigencam_signed": SignedEigenCAM,
     "scorecam": ScoreCAM,
 }
 """Class-activation methods of the ``grad-cam`` package, by config name."""
