@@ -42,6 +42,7 @@ from xaicut.regions import normalised_radius  # noqa: E402
 from xaicut.train import load_image_tensor  # noqa: E402
 
 CUTS = ("otsu", 0.1, 0.2, 0.3, 0.4, 0.5)
+BATCH_SIZE = 16
 SPLITS = ("val", "test")
 
 
@@ -81,7 +82,8 @@ def cut_dice(maps: list[np.ndarray], truths: list[np.ndarray], cut: str | float,
     """Mean Dice of ``maps`` binarised at ``cut`` (central region when ``min_area_fraction``)."""
     scores = []
     for values, truth in zip(maps, truths):
-        mask = binarise_map(values, "otsu") if cut == "otsu" else values > cut
+        mask = (binarise_map(values, "otsu") if cut == "otsu"
+                else binarise_map(values, "absolute", threshold=cut))
         if min_area_fraction is not None:
             mask = central_region(mask, min_area_fraction)
         scores.append(dice(mask, truth))
@@ -91,8 +93,8 @@ def cut_dice(maps: list[np.ndarray], truths: list[np.ndarray], cut: str | float,
 def explain_split(explainer: CamExplainer, batch: torch.Tensor, labels: np.ndarray,
                   truths: list[np.ndarray]) -> list[np.ndarray]:
     """Maps of ``batch`` for ``labels``, resized (bilinear) to each mask's size."""
-    maps = np.concatenate([explainer.explain(batch[i:i + 16], labels[i:i + 16])
-                           for i in range(0, len(batch), 16)])
+    maps = np.concatenate([explainer.explain(batch[i:i + BATCH_SIZE], labels[i:i + BATCH_SIZE])
+                           for i in range(0, len(batch), BATCH_SIZE)])
     return [cv2.resize(m, (t.shape[1], t.shape[0]), interpolation=cv2.INTER_LINEAR)
             for m, t in zip(maps, truths)]
 
@@ -100,7 +102,7 @@ def explain_split(explainer: CamExplainer, batch: torch.Tensor, labels: np.ndarr
 def evaluate_option(option: str, model: torch.nn.Module, data: dict, min_area: float) -> dict:
     """Validation-chosen cut and its test Dice (central region and raw) for one option."""
     method, layers, *smooth = option.split(":")
-    explainer = CamExplainer(method, model, layers.split("+"), 16, aug_smooth=smooth == ["smooth"])
+    explainer = CamExplainer(method, model, layers.split("+"), BATCH_SIZE, aug_smooth=smooth == ["smooth"])
     maps = {split: explain_split(explainer, *data[split]) for split in SPLITS}
     val = {cut: cut_dice(maps["val"], data["val"][2], cut, min_area) for cut in CUTS}
     best = max(val, key=val.get)

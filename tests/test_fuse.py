@@ -36,15 +36,24 @@ def test_fusion_modes():
         fuse_masks({"gradcam": a}, "shap")
 
 
+def fuse_maps_of_one_image(tmp_path, maps: dict[str, np.ndarray], threshold: float,
+                           region: str) -> dict[str, object]:
+    """Store ``maps`` (method -> values) of image ISIC_1, run ``fuse_shard`` with an absolute
+    ``threshold``, AND fusion and ``region``; return the output folder per stage."""
+    for method, values in maps.items():
+        write_attribution(AttributionMap("ISIC_1", method, values, 5, "nv", 5, 0.9, 5, "x"),
+                          attribution_path(tmp_path / "maps", "ISIC_1", method))
+    out = {s: tmp_path / s for s in (*maps, "fused")}
+    cfg = {"threshold_method": "absolute", "threshold": threshold, "quantile": 0.5, "mode": "and",
+           "region": region, "min_area_fraction": 0.01}
+    fuse_shard(tmp_path / "maps", cfg, out)
+    return out
+
+
 def test_fuse_shard_writes_every_stage(tmp_path):
     values = ramp()
-    for method, vals in (("gradcam", values), ("shap", values[:, ::-1].copy())):
-        write_attribution(AttributionMap("ISIC_1", method, vals, 5, "nv", 5, 0.9, 5, "x"),
-                          attribution_path(tmp_path / "maps", "ISIC_1", method))
-    out = {s: tmp_path / s for s in ("gradcam", "shap", "fused")}
-    cfg = {"threshold_method": "absolute", "threshold": 0.25, "quantile": 0.5, "mode": "and",
-           "region": "all", "min_area_fraction": 0.01}
-    fuse_shard(tmp_path / "maps", cfg, out)
+    out = fuse_maps_of_one_image(tmp_path, {"gradcam": values, "shap": values[:, ::-1].copy()},
+                                 threshold=0.25, region="all")
     fused = read_mask(out["fused"] / "ISIC_1.png")
     assert fused[0].tolist() == [False] * 3 + [True] * 5 + [False] * 3
     assert read_mask(out["gradcam"] / "ISIC_1.png").sum() == 4 * 8
@@ -71,13 +80,8 @@ def test_fuse_shard_central_region_cleans_method_and_fused_masks(tmp_path):
     values[20:40, 30:50] = 1.0
     values[0:10, 0:10] = 0.9
     values[28:32, 38:42] = 0.0
-    for method in ("gradcam", "shap"):
-        write_attribution(AttributionMap("ISIC_1", method, values, 5, "nv", 5, 0.9, 5, "x"),
-                          attribution_path(tmp_path / "maps", "ISIC_1", method))
-    out = {s: tmp_path / s for s in ("gradcam", "shap", "fused")}
-    cfg = {"threshold_method": "absolute", "threshold": 0.5, "quantile": 0.5, "mode": "and",
-           "region": "central", "min_area_fraction": 0.01}
-    fuse_shard(tmp_path / "maps", cfg, out)
+    out = fuse_maps_of_one_image(tmp_path, {"gradcam": values, "shap": values},
+                                 threshold=0.5, region="central")
     for stage in out:
         mask = read_mask(out[stage] / "ISIC_1.png")
         assert mask.sum() == 400 and mask[20:40, 30:50].all(), stage
