@@ -52,7 +52,7 @@ def crash_after(calls: int, monkeypatch) -> None:
 # Every recipe switch that draws random numbers or keeps state between epochs.
 FULL_RECIPE = dict(online_augment=True, sampling="balanced", optimizer="adamw", lr=0.001,
                    scheduler="cosine", class_weights=True, label_smoothing=0.1,
-                   select_on="val_balanced_accuracy")
+                   select_on="val_balanced_accuracy", ema_decay=0.9)
 
 
 @pytest.mark.parametrize("recipe", [{}, FULL_RECIPE], ids=["paper", "full-recipe"])

@@ -14,6 +14,7 @@ from xaicut.model import build_classifier
 from xaicut.train import (
     build_optimizer,
     class_balanced_sampler,
+    ema_model,
     online_augmentation,
     run_epoch,
     train_epochs,
@@ -77,7 +78,7 @@ def test_run_epoch_reports_balanced_accuracy():
     assert stats.accuracy == pytest.approx(0.8) and stats.balanced_accuracy == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("monitor, best", [("val_loss", 2), ("val_balanced_accuracy", 3)])
+@pytest.mark.parametrize("monitor, best", [("val_loss", 2), ("val_balanced_accuracy", 3), ("last", 4)])
 def test_the_monitored_column_picks_the_best_epoch(monitor, best):
     model = build_classifier("resnet18", len(CLASSES))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
@@ -95,3 +96,34 @@ def test_the_monitored_column_picks_the_best_epoch(monitor, best):
     assert len(history) == 4
     chosen = pd.Series(model.fc.bias.detach().numpy()).unique()
     assert chosen.tolist() == pytest.approx([history.val_loss[best - 1]])
+
+
+def test_ema_model_averages_the_weights_after_every_optimiser_step():
+    model = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(model.weight)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    averaged = ema_model(model, optimizer, decay=0.5)
+    for _ in range(3):  # the weight climbs 1, 2, 3
+        optimizer.zero_grad()
+        (-model.weight.sum()).backward()
+        optimizer.step()
+    assert model.weight.item() == pytest.approx(3.0)
+    assert averaged.module.weight.item() == pytest.approx(0.5 * (0.5 * 1 + 0.5 * 2) + 0.5 * 3)
+
+
+def test_with_an_average_its_weights_of_the_best_epoch_are_returned():
+    model = torch.nn.Linear(1, 1, bias=False)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    averaged = ema_model(model, optimizer, decay=0.5)
+    scripted = iter([0.9, 0.5, 0.7])  # val_loss; the average of epoch 2 is marked 20
+
+    def one_epoch() -> dict[str, float]:
+        loss = next(scripted)
+        with torch.no_grad():
+            model.weight.fill_(loss)
+            averaged.module.weight.fill_(loss * 40)
+        return {"val_loss": loss}
+
+    model, _ = train_epochs(model, optimizer, torch.Generator(), one_epoch, ["val_loss"], epochs=3,
+                            patience=10, resume=ResumeFile(None, ""), averaged=averaged)
+    assert model.weight.item() == pytest.approx(20.0)

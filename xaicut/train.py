@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 from sklearn.metrics import balanced_accuracy_score, classification_report
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 from torchvision.transforms import v2
 from tqdm import tqdm
@@ -216,32 +217,40 @@ def seeded_loaders(dataset: Callable[..., Dataset], train_table: pd.DataFrame,
     return train_loader, DataLoader(dataset(val_table, size), batch_size=batch_size), generator
 
 
-def as_loss(monitor: str, value):
-    """A monitored history value (float or column) as a loss, lower is better: columns named
-    ``*accuracy`` are negated."""
-    return -value if monitor.endswith("accuracy") else value
+def selection_loss(monitor: str, epochs):
+    """How an epoch ranks for selection, lower is better: ``monitor`` ``last`` ranks later epochs
+    first, columns named ``*accuracy`` are negated, losses stay. ``epochs``: one epoch's values
+    (a mapping with ``epoch``) or the history table; returns a float or a column."""
+    if monitor == "last":
+        return -epochs["epoch"]
+    return -epochs[monitor] if monitor.endswith("accuracy") else epochs[monitor]
 
 
 def train_epochs(model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator,
                  one_epoch: Callable[[], dict[str, float]], columns: list[str], epochs: int,
                  patience: int, resume: ResumeFile,
                  scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-                 monitor: str = "val_loss") -> tuple[nn.Module, pd.DataFrame]:
+                 monitor: str = "val_loss",
+                 averaged: AveragedModel | None = None) -> tuple[nn.Module, pd.DataFrame]:
     """Train epoch by epoch with early stopping; return (best model, history).
 
     ``one_epoch`` trains and validates once and returns at least ``val_loss``, ``monitor`` and the
     ``columns`` (history columns between ``epoch`` and ``lr``). The best epoch has the lowest
-    ``as_loss(monitor, ...)``. ``generator`` is every random source besides
+    ``selection_loss(monitor, ...)``. ``generator`` is every random source besides
     torch's global one (shuffling, augmentation). The state is saved to ``resume`` after every
     epoch and a saved state is continued from, so a killed job ends as an uninterrupted one.
     Early stopping: ``patience`` epochs without a better ``monitor``. ``scheduler`` steps once
-    per epoch (``ReduceLROnPlateau`` on the validation loss).
+    per epoch (``ReduceLROnPlateau`` on the validation loss). ``averaged``: a running average of
+    ``model``'s weights (``ema_model``); when given, its weights are the ones selected and returned.
     """
+    selected = model if averaged is None else averaged.module
     state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": 0, "best_state": None,
              "history": [], "stopped": False}
     saved = resume.load()
     if saved is not None:
         model.load_state_dict(saved["model"])
+        if averaged is not None:
+            averaged.load_state_dict(saved["averaged"])
         optimizer.load_state_dict(saved["optimizer"])
         if scheduler is not None:
             scheduler.load_state_dict(saved["scheduler"])
@@ -261,13 +270,15 @@ def train_epochs(model: nn.Module, optimizer: torch.optim.Optimizer, generator: 
         state["history"].append([epoch, *(stats[c] for c in columns), lr])
         log.info("epoch %d: %s | lr %.4g", epoch,
                  " ".join(f"{c} {stats[c]:.4f}" for c in columns), lr)
-        score = as_loss(monitor, stats[monitor])
+        score = selection_loss(monitor, {"epoch": epoch, **stats})
         if score < state["best_loss"]:
             state.update(best_loss=score, best_epoch=epoch,
-                         best_state=copy.deepcopy(model.state_dict()))
+                         best_state=copy.deepcopy(selected.state_dict()))
         state.update(epoch=epoch, stopped=epoch - state["best_epoch"] >= patience)
-        scheduler_state = {} if scheduler is None else {"scheduler": scheduler.state_dict()}
-        resume.save({**state, **scheduler_state, "model": model.state_dict(),
+        optional = {} if scheduler is None else {"scheduler": scheduler.state_dict()}
+        if averaged is not None:
+            optional["averaged"] = averaged.state_dict()
+        resume.save({**state, **optional, "model": model.state_dict(),
                      "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
                      "generator": generator.get_state()})
         if state["stopped"]:
@@ -275,6 +286,15 @@ def train_epochs(model: nn.Module, optimizer: torch.optim.Optimizer, generator: 
             break
     model.load_state_dict(state["best_state"])
     return model, pd.DataFrame(state["history"], columns=["epoch", *columns, "lr"])
+
+
+def ema_model(model: nn.Module, optimizer: torch.optim.Optimizer, decay: float) -> AveragedModel:
+    """Return an exponential moving average of ``model``'s weights and batch-norm statistics,
+    updated after every ``optimizer`` step: average ← decay · average + (1 − decay) · weights
+    (``decay`` per step; 0.99 averages over about the last 100 steps)."""
+    averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    optimizer.register_step_post_hook(lambda *_: averaged.update_parameters(model))
+    return averaged
 
 
 def build_optimizer(model: nn.Module, cfg: dict,
@@ -316,8 +336,9 @@ def fit(model: nn.Module, train_table: pd.DataFrame, val_table: pd.DataFrame, cf
     """Train with early stopping on validation loss; return (best model, history table).
 
     ``cfg`` is the ``train`` section of the config (recipe keys: ``sampling``, ``online_augment``,
-    ``class_weights``, ``label_smoothing``, ``optimizer``, ``scheduler``; ``select_on`` is the
-    validation column that picks the best epoch). With ``resume``, the
+    ``class_weights``, ``label_smoothing``, ``optimizer``, ``scheduler``, ``ema_decay``: validate,
+    select and return the weights' moving average; ``select_on`` is the validation column that
+    picks the best epoch). With ``resume``, the
     state is saved after every epoch and a saved state is continued from (``ResumeFile``).
     """
     seed_everything(seed)
@@ -328,16 +349,18 @@ def fit(model: nn.Module, train_table: pd.DataFrame, val_table: pd.DataFrame, cf
     model.to(device)
     optimizer, scheduler = build_optimizer(model, cfg)
     criterion = training_loss(train_table["label"].astype(int), cfg).to(device)
+    averaged = ema_model(model, optimizer, cfg["ema_decay"]) if cfg["ema_decay"] else None
+    evaluated = model if averaged is None else averaged.module
 
     def one_epoch() -> dict[str, float]:
         tr = run_epoch(model, train_loader, device, optimizer, criterion)
-        va = run_epoch(model, val_loader, device)
+        va = run_epoch(evaluated, val_loader, device)
         return {"train_loss": tr.loss, "train_accuracy": tr.accuracy, "val_loss": va.loss,
                 "val_accuracy": va.accuracy, "val_balanced_accuracy": va.balanced_accuracy}
 
     return train_epochs(model, optimizer, generator, one_epoch, HISTORY_COLUMNS, cfg["epochs"],
                         cfg["early_stopping_patience"], resume or ResumeFile(None, ""), scheduler,
-                        monitor=cfg["select_on"])
+                        monitor=cfg["select_on"], averaged=averaged)
 
 
 def training_fingerprint(dataset_csv: str | os.PathLike, cfg: dict, device: str, seed: int) -> str:
@@ -402,7 +425,7 @@ def train_and_report(dataset_csv: str, outputs, cfg: dict, device: str, seed: in
              len(splits["train"]), len(splits["val"]))
     resume = ResumeFile(resume_path, training_fingerprint(dataset_csv, cfg, device, seed))
     model, history = fit(model, splits["train"], splits["val"], cfg, device, seed, resume)
-    best = history.loc[as_loss(cfg["select_on"], history[cfg["select_on"]]).idxmin()]
+    best = history.loc[selection_loss(cfg["select_on"], history).idxmin()]
     save_checkpoint(model, outputs.model, arch=cfg["arch"], cbam=cfg["cbam"],
                     cbam_reduction=cfg["cbam_reduction"], cbam_kernel=cfg["cbam_kernel"],
                     input_size=cfg["input_size"], classes=list(CLASSES),
