@@ -57,11 +57,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def load_model(results: Path, variant: str, random_init: bool) -> tuple[torch.nn.Module, int]:
-    """The run's classifier in eval mode and its input size (px); or an untrained ResNet18."""
+    """The run's classifier in eval mode and its input size (px); with ``random_init`` an
+    untrained ResNet18 in its place, explained at the same input size."""
+    model, meta = load_checkpoint(results / "train" / variant / "model.pt", "cpu")
     if random_init:
         torch.manual_seed(0)
-        return build_resnet("resnet18").eval(), 128
-    model, meta = load_checkpoint(results / "train" / variant / "model.pt", "cpu")
+        model = build_resnet("resnet18").eval()
     return model.requires_grad_(False), int(meta["input_size"])
 
 
