@@ -56,14 +56,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_model(results: Path, variant: str, random_init: bool) -> tuple[torch.nn.Module, int]:
-    """The run's classifier in eval mode and its input size (px); with ``random_init`` an
-    untrained ResNet18 in its place, explained at the same input size."""
+def load_model(results: Path, variant: str,
+               random_init: bool) -> tuple[torch.nn.Module, int, float | None]:
+    """The run's classifier in eval mode, its input size (px) and colour constancy (the images
+    as it sees them); with ``random_init`` an untrained ResNet18 in its place, explained alike."""
     model, meta = load_checkpoint(results / "train" / variant / "model.pt", "cpu")
     if random_init:
         torch.manual_seed(0)
         model = build_resnet("resnet18").eval()
-    return model.requires_grad_(False), int(meta["input_size"])
+    return model.requires_grad_(False), int(meta["input_size"]), meta.get("color_constancy")
 
 
 def dice(mask: np.ndarray, truth: np.ndarray) -> float:
@@ -115,12 +116,12 @@ def evaluate_option(option: str, model: torch.nn.Module, data: dict, min_area: f
 def main(argv: list[str]) -> None:
     args = parse_args(argv)
     torch.set_num_threads(2)
-    model, size = load_model(args.results, args.variant, args.random_init)
+    model, size, color_constancy = load_model(args.results, args.variant, args.random_init)
     manifest = pd.read_csv(args.results / "data" / "manifest.csv")
     data = {}
     for split in SPLITS:
         rows = manifest[manifest.split == split]
-        batch = torch.stack([load_image_tensor(p, size) for p in rows.image_path])
+        batch = torch.stack([load_image_tensor(p, size, color_constancy) for p in rows.image_path])
         data[split] = (batch, rows.label.to_numpy(), [read_mask(p) for p in rows.mask_path])
     summary: dict[str, object] = {"references_test": reference_dice(data["test"][2])}
     print("| option | cut (val) | val Dice | test Dice | test Dice without central region |")

@@ -31,6 +31,8 @@ if UNET and UNET_WEIGHTS:
 RESULTS = Path(config["results_dir"])
 # Outputs from fuse on depend on cheap parameters: keyed by run name, side by side.
 RUN = RESULTS / "runs" / config["run"]
+# The members of a variant's deep ensemble, each trained by its own train_member job.
+MEMBERS = RESULTS / "train" / "{variant}" / "members"
 DEMO = config["data_dir"] == "demo"
 EXTERNAL = {name: Path(folder) for name, folder in config["external"].items() if folder}
 DATA_DIR = RESULTS / "demo_data" if DEMO else Path(config["data_dir"])
@@ -96,8 +98,23 @@ def variant_train(wildcards):
     )
 
 
+def member_train(wildcards):
+    """The train settings of one ensemble member: the variant's, less the member count (so that
+    adding members leaves the trained ones up to date)."""
+    return {k: v for k, v in variant_train(wildcards).items() if k != "members"}
+
+
+def member_files(wildcards, name):
+    """File ``name`` (model.pt, history.csv) of every member of the job's variant."""
+    members = variant_train_settings(config, wildcards.variant)["members"]
+    return [
+        str(MEMBERS / str(m) / name).format(variant=wildcards.variant)
+        for m in range(members)
+    ]
+
+
 def train_inputs(wildcards):
-    """Inputs of train: dataset B, and the self-supervised weights the variant starts from."""
+    """Inputs of train_member: dataset B, and the self-supervised weights the variant starts from."""
     weights = self_supervised_weights(variant_train_settings(config, wildcards.variant))
     return {
         "dataset": RESULTS / "data" / "dataset_b.csv",
@@ -160,6 +177,7 @@ wildcard_constraints:
     shard=SHARD_PATTERN,
     dataset=DATASET_PATTERN,
     variant="|".join(re.escape(v) for v in VARIANTS),
+    member=r"\d+",
 
 
 MODEL_TABLES = {

@@ -28,9 +28,33 @@ rule pretrain:
         "../workflow_scripts/pretrain.py"
 
 
-rule train:
+rule train_member:
     input:
         unpack(train_inputs),
+    output:
+        model=MEMBERS / "{member}" / "model.pt",
+        history=MEMBERS / "{member}" / "history.csv",
+    log:
+        RESULTS / "logs" / "train" / "{variant}_member{member}.log",
+    conda:
+        "../envs/torch.yaml"
+    threads: config["threads"]
+    resources:
+        **gpu_resources(),
+    params:
+        train=member_train,
+        seed=lambda wildcards: config["seed"] + int(wildcards.member),
+        device=config["device"],
+        resume=MEMBERS / "{member}" / "last_epoch.pt",  # exists while a training job is unfinished
+    script:
+        "../workflow_scripts/train_member.py"
+
+
+rule train:
+    input:
+        dataset=RESULTS / "data" / "dataset_b.csv",
+        models=lambda wildcards: member_files(wildcards, "model.pt"),
+        histories=lambda wildcards: member_files(wildcards, "history.csv"),
     output:
         model=RESULTS / "train" / "{variant}" / "model.pt",
         history=report(
@@ -53,8 +77,6 @@ rule train:
         **gpu_resources(),
     params:
         train=variant_train,
-        seed=config["seed"],
         device=config["device"],
-        resume=RESULTS / "train" / "{variant}" / "last_epoch.pt",  # exists while a training job is unfinished
     script:
         "../workflow_scripts/train.py"

@@ -85,7 +85,7 @@ def test_paper_config_dag_on_10015_images(tmp_path):
     assert jobs["attribute"] == variants * (val_shards + test_shards)
     assert jobs["fuse"] == jobs["segment"] == variants * test_shards
     assert jobs["unet"] == test_shards
-    for per_variant in ("train", "threshold_study", "faithfulness"):
+    for per_variant in ("train_member", "train", "threshold_study", "faithfulness"):
         assert jobs[per_variant] == variants, per_variant
     for single in ("augment", "train_unet", "evaluate", "report"):
         assert jobs[single] == 1, single

@@ -15,7 +15,7 @@ from xaicut.io import write_csv, write_image, write_mask
 from xaicut.metrics import SUMMARY_COLUMNS as ALL_SUMMARY_COLUMNS
 from xaicut.published import PUBLISHED
 from xaicut.report import N_WORST, SECTION_TITLES as ALL_SECTION_TITLES
-from xaicut.report import build_report, main, pick_examples
+from xaicut.report import build_report, main, pick_examples, training_curves_figure
 
 WIDTH, HEIGHT = 60, 45
 IMAGES = {  # image_id: (dx, shard, predicted dx)
@@ -114,7 +114,7 @@ def write_tables(root: Path, paths: dict[str, tuple[Path, Path]]) -> None:
          "probability": 0.9} for i in ids
     ]), root / "train" / "test_predictions.csv")
     write_csv(pd.DataFrame({
-        "epoch": [1, 2, 3], "train_loss": [1.2, 0.8, 0.6], "train_accuracy": [0.5, 0.7, 0.8],
+        "member": [0, 0, 1], "epoch": [1, 2, 1], "train_loss": [1.2, 0.8, 0.6], "train_accuracy": [0.5, 0.7, 0.8],
         "val_loss": [1.3, 0.9, 0.8], "val_accuracy": [0.45, 0.6, 0.7],
         "val_balanced_accuracy": [0.3, 0.4, 0.5], "lr": [1e-3, 1e-3, 1e-4],
     }), root / "train" / "history.csv")
@@ -410,3 +410,17 @@ def test_the_unet_rows_make_no_variant_sections(tmp_path: Path) -> None:
     assert 'id="summary-plain"' in html and 'id="summary-cbam"' in html
     assert "supervised" not in re.findall(r'<section id="([^"]+)"', html).__str__()
     assert "U-Net (supervised)" in section_of(html, "unet-vs-xai")
+
+
+def test_training_curves_draw_each_member_in_its_own_style():
+    history = pd.DataFrame({
+        "member": [0, 0, 1, 1], "epoch": [1, 2, 1, 2], "train_loss": [1.2, 0.8, 1.1, 0.9],
+        "train_accuracy": [0.5, 0.7, 0.5, 0.6], "val_loss": [1.3, 0.9, 1.2, 1.0],
+        "val_accuracy": [0.4, 0.6, 0.4, 0.5], "val_balanced_accuracy": [0.3, 0.4, 0.3, 0.35],
+        "lr": [1e-3] * 4,
+    })
+    loss, accuracy = training_curves_figure(history).axes
+    assert len(loss.lines) == 4 and len(accuracy.lines) == 6
+    assert {line.get_linestyle() for line in accuracy.lines} == {"-", "--"}
+    assert "val balanced, member 1" in [line.get_label() for line in accuracy.lines]
+    assert list(accuracy.lines[3].get_ydata()) == [0.5, 0.6]  # member 1's train accuracy

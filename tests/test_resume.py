@@ -13,7 +13,7 @@ from conftest import train_settings
 from xaicut import CLASSES, train
 from xaicut.ingest import build_manifest
 from xaicut.model import build_classifier, load_checkpoint
-from xaicut.train import ResumeFile, fit, train_and_report
+from xaicut.train import ResumeFile, fit, train_member
 
 CFG = train_settings(arch="resnet18", cbam=False, input_size=32, batch_size=8, epochs=4, lr=0.02,
                      momentum=0.8, weight_decay=0.001, scheduler_patience=1, scheduler_factor=0.5,
@@ -115,11 +115,9 @@ def test_the_train_stage_is_reproducible(tables, tmp_path):
            "pretrained_weights": None}
     states = []
     for name in ("a", "b"):
-        out = SimpleNamespace(**{k: tmp_path / f"{name}_{k}.csv"
-                                 for k in ("history", "classification", "predictions")})
-        out.model = tmp_path / f"{name}.pt"
-        train_and_report(str(tmp_path / "dataset.csv"), out, cfg, "cpu", seed=7,
-                         resume_path=tmp_path / f"{name}_last_epoch.pt")
+        out = SimpleNamespace(history=tmp_path / f"{name}_history.csv", model=tmp_path / f"{name}.pt")
+        train_member(str(tmp_path / "dataset.csv"), out, cfg, "cpu", seed=7,
+                     resume_path=tmp_path / f"{name}_last_epoch.pt")
         assert not (tmp_path / f"{name}_last_epoch.pt").exists()  # removed once outputs exist
         states.append(load_checkpoint(out.model)[0].state_dict())
     assert (tmp_path / "a_history.csv").read_bytes() == (tmp_path / "b_history.csv").read_bytes()

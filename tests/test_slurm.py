@@ -43,9 +43,9 @@ SLURM_PROGRAMS = ("slurmctld", "slurmd", "munged", "sbatch", "srun", "squeue", "
 SLURM_TINY = {"threads": 1, "attribute": {**TINY["attribute"], "shard_size": 16},
               "variants": {"cbam": None}}   # one classifier: the scheduling is what is tested
 # Every rule but `all` (a local rule) runs as a SLURM job.
-CLUSTER_RULES = {"demo_data", "ingest", "augment", "train", "attribute", "threshold_study",
+CLUSTER_RULES = {"demo_data", "ingest", "augment", "train_member", "train", "attribute", "threshold_study",
                  "faithfulness", "fuse", "segment", "train_unet", "unet", "evaluate", "report"}
-GPU_RULES = {"train", "attribute", "train_unet", "unet"}
+GPU_RULES = {"train_member", "train", "attribute", "train_unet", "unet"}
 """Rules that ask for a GPU with device: cuda."""
 STAGES = ["gradcam", "shap", "fused", "otsu", "graphcut", "graphcut_trimap_otsu", "graphcut_and",
           "unet"]
@@ -372,9 +372,10 @@ def test_every_job_ran_on_slurm_with_profile_resources(slurm_run, slurm_cluster)
         assert job["Partition"] == "debug"
         assert job["NumCPUs"] == "1"                      # cpus_per_task: threads (1 here)
         assert "TresPerJob" not in job and job.get("JOB_GRES", "(null)") == "(null)", job
-        mem, limit = {"train": ("16000M", "12:00:00"), "attribute": ("8000M", "02:00:00"),
+        mem, limit = {"train_member": ("16000M", "12:00:00"), "train": ("16000M", "02:00:00"),
+                      "attribute": ("8000M", "02:00:00"),
                       "train_unet": ("16000M", "12:00:00")}.get(rule, ("4000M", "01:00:00"))
-        if rule in ("train", "attribute", "train_unet"):
+        if mem != "4000M":
             mem = f"{min(int(mem[:-1]), slurm_cluster.memory_mb)}M"
         assert (job["MinMemoryNode"], job["TimeLimit"]) == (mem, limit), (rule, job)
 
@@ -387,20 +388,21 @@ def test_cuda_run_submits_gpu_jobs(slurm_run, slurm_cluster, tmp_path):
     plan = planned_resources(snakemake("--configfile", str(cuda), "--profile", str(PROFILE),
                                        "--dry-run").stdout)
     shards = len(list((slurm_run["results"] / "attribution").glob("*/*")))
-    assert len(plan["train"]) == 1 and len(plan["attribute"]) == shards > 1
+    assert len(plan["train_member"]) == len(plan["train"]) == 1
+    assert len(plan["attribute"]) == shards > 1
     for rule, jobs in plan.items():
         for res in jobs:
             assert res.get("gpu") == ("1" if rule in GPU_RULES else None), rule
-    # The real submission. Without CUDA in this machine's torch, train fails inside the job, but
+    # The real submission. Without CUDA in this machine's torch, training fails inside the job, but
     # only after SLURM started it with the node's (fake) GPU: the scheduler side is what counts.
     before = {j["JobId"] for j in slurm_cluster.jobs()}
-    run = snakemake("--configfile", str(cuda), *slurm_run["profiles"], "--until", "train",
+    run = snakemake("--configfile", str(cuda), *slurm_run["profiles"], "--until", "train_member",
                     "--verbose", env=slurm_cluster.env, timeout=180, check=False)
     sbatch = [line for line in run.stdout.splitlines() if line.startswith("sbatch call:")]
-    assert len(sbatch) == 1 and "--comment rule_train_wildcards_plain" in sbatch[0], run.stdout[-4000:]
+    assert len(sbatch) == 1 and "--comment rule_train_member_wildcards_plain_0" in sbatch[0], run.stdout[-4000:]
     assert "--gpus=1" in sbatch[0].split("--wrap=")[0]
     new = [j for j in slurm_cluster.jobs() if j["JobId"] not in before]
-    assert [j["Comment"] for j in new] == ["rule_train_wildcards_plain"], run.stdout[-4000:]
+    assert [j["Comment"] for j in new] == ["rule_train_member_wildcards_plain_0"], run.stdout[-4000:]
     train = new[0]
     assert train["TresPerJob"] == "gres:gpu:1" and train["JOB_GRES"] == "gpu:1", train
     import torch
@@ -409,8 +411,8 @@ def test_cuda_run_submits_gpu_jobs(slurm_run, slurm_cluster, tmp_path):
         assert train["JobState"] == "COMPLETED" and run.returncode == 0, run.stdout[-4000:]
     else:
         assert train["JobState"] == "FAILED" and run.returncode != 0, run.stdout[-4000:]
-        # the plugin files job logs by rule and wildcards: rule_train/<variant>/<job id>.log
-        log_path, = (slurm_run["slurm_logs"] / "rule_train").glob(f"**/{train['JobId']}.log")
+        # the plugin files job logs by rule and wildcards: rule_train_member/<variant>/<member>/<job id>.log
+        log_path, = (slurm_run["slurm_logs"] / "rule_train_member").glob(f"**/{train['JobId']}.log")
         log = log_path.read_text()
         assert "Found no NVIDIA driver" in log or "not compiled with CUDA" in log, log[-3000:]
 
@@ -422,10 +424,11 @@ def test_profiles_request_a_gpu_only_for_cuda(profile, tmp_path):
         config = write_config(tmp_path / f"{device}.yaml", tmp_path / "results", device=device)
         plan = planned_resources(snakemake("--configfile", str(config), "--profile", str(profile),
                                            "--dry-run").stdout)
-        assert "train" in plan
+        assert "train_member" in plan and "train" in plan
         for rule, jobs in plan.items():
             gpu = "1" if device == "cuda" and rule in GPU_RULES else None
             assert all(res.get("gpu") == gpu for res in jobs), (profile.name, device, rule)
         if profile == PROFILE:
-            assert plan["train"][0]["mem_mb"] == "16000" and plan["train"][0]["runtime"] == "720"
+            assert plan["train_member"][0]["mem_mb"] == "16000" and plan["train_member"][0]["runtime"] == "720"
+            assert plan["train"][0]["mem_mb"] == "16000" and plan["train"][0]["runtime"] == "120"
             assert plan["augment"][0]["mem_mb"] == "4000" and plan["augment"][0]["runtime"] == "60"

@@ -25,15 +25,16 @@ from xaicut.attribution import (
     build_explainers,
 )
 from xaicut.faithfulness import DELETION_COLUMNS
-from xaicut.model import build_classifier
+from xaicut.model import LogitEnsemble, build_classifier, load_checkpoint, member_layers
 from xaicut.shards import shard_names, shard_rows, split_shards
 from xaicut.attribution_store import read_attribution, stored_images
 from xaicut.ingest import build_manifest
-from xaicut.train import train_and_report
+from xaicut.train import ensemble_and_report, train_member
 
 CFG = train_settings(arch="resnet18", cbam=True, cbam_reduction=4, cbam_kernel=5, input_size=32,
                      batch_size=8, epochs=3, lr=0.01, momentum=0.8, weight_decay=0.001,
-                     scheduler_patience=1, scheduler_factor=0.5, early_stopping_patience=2)
+                     scheduler_patience=1, scheduler_factor=0.5, early_stopping_patience=2,
+                     color_constancy=6.0)
 ATTR = dict(methods=["gradcam", "shap"], target="predicted", target_layer="layer4", aug_smooth=False, shard_size=5,
             batch_size=4, shap_nsamples=4, shap_background_size=4, shap_smoothing_sigma=1.0,
             shap_max_evals=40, shap_partition_blur=5, deletion_fractions=[0.1, 0.3])
@@ -47,24 +48,61 @@ def trained(tmp_path_factory):
     write_tiny_release(root / "ham")
     manifest = build_manifest(root / "ham", val=0.2, test=0.25, seed=0)
     manifest.to_csv(root / "dataset.csv", index=False)
+    members = [SimpleNamespace(model=root / f"member{m}.pt", history=root / f"member{m}.csv")
+               for m in range(2)]
+    for seed, member in enumerate(members):
+        train_member(str(root / "dataset.csv"), member, CFG, device="cpu", seed=seed)
     out = SimpleNamespace(**{k: root / f"{k}.csv" for k in ("history", "classification", "predictions")})
     out.model = root / "model.pt"
-    train_and_report(str(root / "dataset.csv"), out, CFG, device="cpu", seed=0)
+    ensemble_and_report(str(root / "dataset.csv"), [m.model for m in members],
+                        [m.history for m in members], out, CFG, device="cpu")
     return root, manifest, out
 
 
 def test_train_outputs(trained):
     _, manifest, out = trained
     history = pd.read_csv(out.history)
-    assert list(history.columns) == ["epoch", "train_loss", "train_accuracy", "val_loss",
+    assert list(history.columns) == ["member", "epoch", "train_loss", "train_accuracy", "val_loss",
                                      "val_accuracy", "val_balanced_accuracy", "lr"]
     assert history.val_balanced_accuracy.between(0, 1).all()
-    assert 1 <= len(history) <= 3 and np.isfinite(history.train_loss).all()
+    assert set(history.member) == {0, 1} and np.isfinite(history.train_loss).all()
+    assert history.groupby("member").epoch.apply(lambda e: list(e) == list(range(1, len(e) + 1))).all()
     report = pd.read_csv(out.classification).set_index("class")
     assert {"accuracy", "macro avg", "weighted avg", "test loss", "nv", "df"} <= set(report.index)
     assert report.loc["accuracy", "support"] == (manifest.split == "test").sum()
     preds = pd.read_csv(out.predictions)
     assert preds.probability.between(0, 1).all()
+
+
+def test_the_ensemble_averages_its_members_logits(trained):
+    """The variant's checkpoint holds both members; its logits are their mean, and its
+    predictions are the test report's."""
+    root, manifest, out = trained
+    model, meta = load_checkpoint(out.model)
+    members = [load_checkpoint(root / f"member{m}.pt")[0] for m in range(2)]
+    assert isinstance(model, LogitEnsemble) and meta["members"] == 2
+    assert meta["color_constancy"] == 6.0  # attribution reads the images as training did
+    batch = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        expected = (members[0](batch) + members[1](batch)) / 2
+        assert torch.allclose(model(batch), expected, atol=1e-5)
+        assert not torch.allclose(members[0](batch), members[1](batch))  # two seeds, two models
+    assert member_layers(model, ["layer1", "layer4"]) == [
+        "members.0.layer1", "members.0.layer4", "members.1.layer1", "members.1.layer4"]
+    assert member_layers(members[0], ["layer4"]) == ["layer4"]
+
+
+def test_one_member_is_the_classifier_itself(trained, tmp_path):
+    root, _, _ = trained
+    out = SimpleNamespace(**{k: tmp_path / f"{k}.csv" for k in ("history", "classification", "predictions")})
+    out.model = tmp_path / "model.pt"
+    ensemble_and_report(str(root / "dataset.csv"), [root / "member1.pt"], [root / "member1.csv"],
+                        out, CFG, device="cpu")
+    model, meta = load_checkpoint(out.model)
+    member, _ = load_checkpoint(root / "member1.pt")
+    assert not isinstance(model, LogitEnsemble) and meta["members"] == 1
+    for key, value in member.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
 
 
 def test_attribution_files_round_trip(trained, tmp_path):

@@ -1,5 +1,5 @@
 """The label-only training recipe switches: balanced sampling, class weights, online
-augmentation, optimizer and schedule, and model selection on balanced accuracy."""
+augmentation, colour constancy, optimizer and schedule, and model selection on balanced accuracy."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 from conftest import train_settings
+from PIL import Image
 
 from xaicut import CLASSES
 from xaicut.model import build_classifier
@@ -15,6 +16,8 @@ from xaicut.train import (
     build_optimizer,
     class_balanced_sampler,
     ema_model,
+    load_image_tensor,
+    shades_of_gray,
     online_augmentation,
     run_epoch,
     train_epochs,
@@ -127,3 +130,31 @@ def test_with_an_average_its_weights_of_the_best_epoch_are_returned():
     model, _ = train_epochs(model, optimizer, torch.Generator(), one_epoch, ["val_loss"], epochs=3,
                             patience=10, resume=ResumeFile(None, ""), averaged=averaged)
     assert model.weight.item() == pytest.approx(20.0)
+
+
+@pytest.mark.parametrize("power", [1.0, 6.0])
+def test_shades_of_gray_makes_a_colour_cast_neutral(power):
+    """A grey scene under a reddish light: after correction the channels' power-means agree
+    (the illuminant is neutral); a neutral image keeps its values."""
+    rng = np.random.default_rng(0)
+    scene = rng.uniform(40, 160, (30, 40, 1)).astype(np.float32)
+    cast = np.clip(scene * np.array([1.4, 1.0, 0.7]), 0, 255).astype(np.uint8)
+    corrected = shades_of_gray(cast, power)
+    assert corrected.dtype == np.uint8 and corrected.shape == cast.shape
+    means = np.power(np.mean(np.power(corrected.astype(np.float64), power), axis=(0, 1)), 1 / power)
+    assert means.max() - means.min() < 2.0, means
+    raw = np.power(np.mean(np.power(cast.astype(np.float64), power), axis=(0, 1)), 1 / power)
+    assert raw.max() - raw.min() > 40
+    grey = np.repeat(scene.astype(np.uint8), 3, axis=2)
+    assert np.abs(shades_of_gray(grey, power).astype(int) - grey).max() <= 1
+
+
+def test_the_model_input_applies_colour_constancy_only_when_set(tmp_path):
+    rng = np.random.default_rng(1)
+    image = np.clip(rng.uniform(60, 140, (24, 32, 1)) * [1.3, 1.0, 0.8], 0, 255).astype(np.uint8)
+    Image.fromarray(image).save(tmp_path / "cast.png")
+    plain = load_image_tensor(str(tmp_path / "cast.png"), 16)
+    corrected = load_image_tensor(str(tmp_path / "cast.png"), 16, color_constancy=6.0)
+    assert plain.shape == corrected.shape == (3, 16, 16)
+    # ImageNet-normalised channel means: the red excess is gone after correction
+    assert plain[0].mean() - plain[2].mean() > corrected[0].mean() - corrected[2].mean() + 0.5

@@ -273,7 +273,7 @@ def test_killed_workflow_reruns_to_identical_metrics(finished_run, tmp_path):
     results = tmp_path / "results"
     config = write_config(tmp_path / "tiny.yaml", results)
 
-    kill_when(config, lambda: any((results / "train").glob("*/last_epoch.pt")))
+    kill_when(config, lambda: any((results / "train").glob("*/members/*/last_epoch.pt")))
     assert not any((results / "train").glob("*/model.pt"))
     kill_when(config, lambda: any((results / "attribution").glob("*/*/*.h5")))
     logs = [p.read_text() for p in (results / "logs" / "train").glob("*.log")]

@@ -36,7 +36,7 @@ from tqdm import tqdm
 from xaicut import CLASSES
 from xaicut.attribution_store import AttributionMap, attribution_path, write_attribution
 from xaicut.faithfulness import DELETION_COLUMNS, deletion_scores
-from xaicut.model import file_sha256, load_checkpoint
+from xaicut.model import file_sha256, load_checkpoint, member_layers
 from xaicut.train import load_image_tensor
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,8 @@ class CamExplainer:
     """One class-activation method of ``grad-cam`` at one or more target layers of the classifier.
 
     Several layers (e.g. ``layer3`` and ``layer4``) are fused by ``grad-cam``'s multi-layer
-    aggregation: each layer's map scaled to [0, 1] at input size, then averaged. ``aug_smooth``
+    aggregation: each layer's map scaled to [0, 1] at input size, then averaged; for a deep
+    ensemble (``LogitEnsemble``) every member's layers are averaged this way. ``aug_smooth``
     averages the maps of ``grad-cam``'s test-time augmentations (horizontal flip × brightness 0.9,
     1, 1.1: six passes). Gradient-based methods take gradients with respect to the input
     (``compute_input_gradient``) so that the model's parameters can stay frozen: the backward
@@ -97,7 +98,7 @@ class CamExplainer:
                  batch_size: int, aug_smooth: bool = False) -> None:
         self.target_layers = [target_layers] if isinstance(target_layers, str) else list(target_layers)
         self.name, self.batch_size, self.aug_smooth = name, batch_size, aug_smooth
-        layers = [model.get_submodule(layer) for layer in self.target_layers]
+        layers = [model.get_submodule(name) for name in member_layers(model, self.target_layers)]
         self.cam = CAM_METHODS[name](model=model, target_layers=layers)
         self.cam.compute_input_gradient = self.cam.uses_gradients
         if isinstance(self.cam, ScoreCAM):
@@ -207,23 +208,28 @@ class PartitionShapExplainer:
         return np.stack(maps)
 
 
-def background_batch(manifest: pd.DataFrame, size: int, n: int, seed: int) -> torch.Tensor:
-    """Return ``n`` seeded random training images as the SHAP background (n, 3, size, size)."""
+def background_batch(manifest: pd.DataFrame, size: int, n: int, seed: int,
+                     color_constancy: float | None = None) -> torch.Tensor:
+    """Return ``n`` seeded random training images as the SHAP background (n, 3, size, size),
+    read as the classifier sees them (``color_constancy``: ``xaicut.train.read_model_image``)."""
     train = manifest[manifest.split == "train"].sort_values("image_id")
     chosen = train.sample(n=min(n, len(train)), random_state=seed)
-    return torch.stack([load_image_tensor(p, size) for p in chosen.image_path])
+    return torch.stack([load_image_tensor(p, size, color_constancy) for p in chosen.image_path])
 
 
 def build_explainers(model: nn.Module, methods: Sequence[str], cfg: dict,
-                     manifest: pd.DataFrame, size: int, seed: int) -> list:
-    """Instantiate the configured explainers (``cfg`` is the ``attribute`` config section)."""
+                     manifest: pd.DataFrame, size: int, seed: int,
+                     color_constancy: float | None = None) -> list:
+    """Instantiate the configured explainers (``cfg`` is the ``attribute`` config section;
+    ``color_constancy``: the classifier's, for SHAP's background images)."""
     explainers = []
     for method in methods:
         if method in CAM_METHODS:
             explainers.append(CamExplainer(method, model, cfg["target_layer"], cfg["batch_size"],
                                            cfg["aug_smooth"]))
         elif method == "shap":
-            background = background_batch(manifest, size, cfg["shap_background_size"], seed)
+            background = background_batch(manifest, size, cfg["shap_background_size"], seed,
+                                          color_constancy)
             explainers.append(ShapExplainer(model, background, cfg["shap_nsamples"],
                                             cfg["shap_smoothing_sigma"], seed))
         elif method == "shap_partition":
@@ -239,8 +245,9 @@ def attribute_shard(rows: pd.DataFrame, manifest: pd.DataFrame, checkpoint: str 
                     out_dir: str | os.PathLike, cfg: dict, device: str, seed: int) -> pd.DataFrame:
     """Write one attribution file per image of ``rows`` and method into ``out_dir``.
 
-    Maps are computed at the model's input size, in batches of ``cfg["batch_size"]``, and resized
-    (bilinear) to each image's size. Returns the deletion-faithfulness table of the shard
+    Maps are computed at the model's input size on the images as the classifier sees them (its
+    checkpoint's ``color_constancy``), in batches of ``cfg["batch_size"]``, and resized (bilinear)
+    to each image's size. Returns the deletion-faithfulness table of the shard
     (``xaicut.faithfulness``; empty when ``cfg["deletion_fractions"]`` is empty).
     """
     for stale in Path(out_dir).glob(".*.h5"):  # temporary files of a killed earlier run
@@ -249,12 +256,14 @@ def attribute_shard(rows: pd.DataFrame, manifest: pd.DataFrame, checkpoint: str 
     model, meta = load_checkpoint(checkpoint, device)
     model.requires_grad_(False)  # explainers need input gradients only
     size, sha = meta["input_size"], file_sha256(checkpoint)
-    explainers = build_explainers(model, cfg["methods"], cfg, manifest, size, seed)
+    color_constancy = meta.get("color_constancy")  # absent from checkpoints before the option
+    explainers = build_explainers(model, cfg["methods"], cfg, manifest, size, seed, color_constancy)
     generator = torch.Generator().manual_seed(seed)
     batch_size, deletion = cfg["batch_size"], []
     for start in tqdm(range(0, len(rows), batch_size), desc="attribute", unit="batch"):
         chunk = rows.iloc[start : start + batch_size]
-        batch = torch.stack([load_image_tensor(p, size) for p in chunk.image_path]).to(device)
+        batch = torch.stack([load_image_tensor(p, size, color_constancy)
+                             for p in chunk.image_path]).to(device)
         with torch.no_grad():
             probs = torch.softmax(model(batch), 1).cpu().numpy()
         predicted = probs.argmax(1)

@@ -2,13 +2,15 @@
 
 CBAM (Woo et al. 2018) is inserted into every residual block after its last batch norm, before the
 residual addition, with reduction ratio 4 and spatial kernel 5 in the paper. ImageNet weights come
-only from a local file path; nothing is downloaded.
+only from a local file path; nothing is downloaded. A deep ensemble (``LogitEnsemble``) averages
+the logits of independently seeded classifiers of one build.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -171,13 +173,36 @@ def read_checkpoint(path: str | os.PathLike, kind: str, device: str = "cpu",
     return payload["state_dict"], {k: v for k, v in payload.items() if k != "state_dict"}
 
 
-def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[models.ResNet, dict[str, Any]]:
+class LogitEnsemble(nn.Module):
+    """A deep ensemble: classifiers of one build, trained from different seeds, whose logits
+    (B, classes) are averaged; member ``i``'s submodules are named ``members.i.<name>``."""
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(x) for member in self.members]).mean(0)
+
+
+def member_layers(model: nn.Module, names: Sequence[str]) -> list[str]:
+    """Submodule names of the layers ``names`` (e.g. ``layer4``) in ``model``: the layers
+    themselves for one classifier, every member's for a ``LogitEnsemble``."""
+    if isinstance(model, LogitEnsemble):
+        return [f"members.{i}.{name}" for i in range(len(model.members)) for name in names]
+    return list(names)
+
+
+def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """Load a classifier checkpoint written by ``save_checkpoint``; return (model in eval mode,
-    metadata). Raises ``ValueError`` naming the file when it is not an xaicut classifier checkpoint.
+    metadata). A checkpoint with ``members`` > 1 loads as a ``LogitEnsemble``. Raises
+    ``ValueError`` naming the file when it is not an xaicut classifier checkpoint.
     """
     state, meta = read_checkpoint(path, "arch", device)
-    model = build_classifier(meta["arch"], len(meta["classes"]), meta["cbam"],
-                             meta["cbam_reduction"], meta["cbam_kernel"])
+    builds = [build_classifier(meta["arch"], len(meta["classes"]), meta["cbam"],
+                               meta["cbam_reduction"], meta["cbam_kernel"])
+              for _ in range(meta.get("members", 1))]
+    model = builds[0] if len(builds) == 1 else LogitEnsemble(builds)
     model.load_state_dict(state)
     return model.to(device).eval(), meta
 

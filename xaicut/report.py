@@ -412,15 +412,21 @@ def confusion_matrix_figure(predictions: pd.DataFrame) -> Figure:
 
 def training_curves_figure(history: pd.DataFrame) -> Figure:
     """Train and validation loss (left) and accuracy (right) per epoch; the right panel also
-    shows the validation balanced accuracy (mean recall of the classes)."""
+    shows the validation balanced accuracy (mean recall of the classes). Each ensemble member
+    (``member`` column) has its own line style, in the colour of the column."""
     fig = Figure(figsize=(9.0, 3.2), layout="constrained")
+    members = history.groupby("member") if "member" in history else [(0, history)]
+    styles = ("-", "--", ":", "-.")
     for ax, metric in zip(fig.subplots(1, 2), ("loss", "accuracy")):
         columns = [f"train_{metric}", f"val_{metric}"]
         if metric == "accuracy" and "val_balanced_accuracy" in history:
             columns.append("val_balanced_accuracy")
-        for column in columns:
-            ax.plot(history["epoch"], history[column], marker="o", ms=3,
-                    label=column.removesuffix(f"_{metric}").replace("_", " "))
+        for m, (member, rows) in enumerate(members):
+            for colour, column in enumerate(columns):
+                label = column.removesuffix(f"_{metric}").replace("_", " ")
+                ax.plot(rows["epoch"], rows[column], marker="o", ms=3, color=f"C{colour}",
+                        ls=styles[m % len(styles)],
+                        label=label if len(members) == 1 else f"{label}, member {member}")
         ax.set(xlabel="epoch", ylabel=metric, title=f"{metric.capitalize()} per epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8)

@@ -1,8 +1,11 @@
 """Stage ``train``: fit the ResNet(+CBAM) classifier on class labels only (paper 000 §2.2).
 
-Input: dataset B (``docs/data-contracts.md`` §2). Output (§3): the best checkpoint on validation
-loss, the per-epoch history, and the test-split classification report in paper 000 Table 1 form.
-SGD with momentum and weight decay, ``ReduceLROnPlateau`` on validation loss, early stopping.
+Input: dataset B (``docs/data-contracts.md`` §2). Each member of a variant's deep ensemble
+(``train.members``, one by default) is trained on its own seed by ``train_member``: its best
+checkpoint on the validation monitor and its per-epoch history. ``ensemble_and_report`` joins
+the members into the variant's classifier and writes the test-split classification report in
+paper 000 Table 1 form (§3). The recipe (optimiser, schedule, sampling, augmentation, weight
+averaging, epoch selection) comes from the ``train`` config section.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import logging
 import os
 import random
 import warnings
+from functools import partial
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -31,7 +36,7 @@ from tqdm import tqdm
 
 from xaicut import CLASSES
 from xaicut.io import atomic_path, read_rgb, write_csv
-from xaicut.model import build_classifier, save_checkpoint
+from xaicut.model import LogitEnsemble, build_classifier, load_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,26 @@ def resized_uint8(image: np.ndarray, size: int) -> torch.Tensor:
     return torch.from_numpy(resized.transpose(2, 0, 1).copy())
 
 
+def shades_of_gray(image: np.ndarray, power: float) -> np.ndarray:
+    """Shades-of-Gray colour constancy (Finlayson & Trezzi 2004) of an RGB uint8 image (h, w, 3).
+
+    The illuminant is estimated per channel as the Minkowski ``power``-mean of its values (1 =
+    grey world, ∞ = max-RGB; 6 in dermoscopy, Barata et al. 2015) and divided out, so that it
+    becomes neutral grey of the same norm. Returns uint8 (h, w, 3), clipped to 0-255.
+    """
+    values = image.astype(np.float32)
+    illuminant = np.power(np.mean(np.power(values, power), axis=(0, 1)), 1 / power)
+    illuminant = illuminant / max(float(np.linalg.norm(illuminant)), 1e-6)
+    return np.clip(values / (illuminant * np.sqrt(3)), 0, 255).astype(np.uint8)
+
+
+def read_model_image(path: str | os.PathLike, color_constancy: float | None = None) -> np.ndarray:
+    """Read an RGB uint8 image as the classifier sees it: with Shades-of-Gray colour constancy
+    of power ``color_constancy`` (``train.color_constancy``; None = as stored)."""
+    image = read_rgb(path)
+    return image if color_constancy is None else shades_of_gray(image, color_constancy)
+
+
 def normalise_input(image: torch.Tensor) -> torch.Tensor:
     """Scale a uint8 (3, h, w) tensor to [0, 1] and normalise it with ImageNet statistics."""
     return (image.float() / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
@@ -65,9 +90,10 @@ def to_input_tensor(image: np.ndarray, size: int) -> torch.Tensor:
     return normalise_input(resized_uint8(image, size))
 
 
-def load_image_tensor(path: str, size: int) -> torch.Tensor:
-    """Read a JPEG and return the model input tensor (the one place images are resized)."""
-    return to_input_tensor(read_rgb(path), size)
+def load_image_tensor(path: str, size: int, color_constancy: float | None = None) -> torch.Tensor:
+    """Read a JPEG and return the model input tensor (the one place images are resized);
+    ``color_constancy``: as ``read_model_image``."""
+    return to_input_tensor(read_model_image(path, color_constancy), size)
 
 
 def online_augmentation(size: int) -> v2.Compose:
@@ -88,20 +114,23 @@ def online_augmentation(size: int) -> v2.Compose:
 
 class ImageTable(Dataset):
     """Rows of a manifest/dataset-B table as (input tensor, label) pairs; ``transform`` (on the
-    resized uint8 tensor, before normalisation) makes a random view per access."""
+    resized uint8 tensor, before normalisation) makes a random view per access;
+    ``color_constancy``: as ``read_model_image``."""
 
     def __init__(self, table: pd.DataFrame, size: int,
-                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 color_constancy: float | None = None) -> None:
         self.paths = table["image_path"].tolist()
         self.labels = table["label"].astype(int).tolist()
         self.size = size
         self.transform = transform
+        self.color_constancy = color_constancy
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        image = resized_uint8(read_rgb(self.paths[i]), self.size)
+        image = resized_uint8(read_model_image(self.paths[i], self.color_constancy), self.size)
         if self.transform is not None:
             image = self.transform(image)
         return normalise_input(image), self.labels[i]
@@ -344,7 +373,8 @@ def fit(model: nn.Module, train_table: pd.DataFrame, val_table: pd.DataFrame, cf
     seed_everything(seed)
     transform = online_augmentation(cfg["input_size"]) if cfg["online_augment"] else None
     train_loader, val_loader, generator = seeded_loaders(
-        ImageTable, train_table, val_table, cfg["input_size"], cfg["batch_size"], seed,
+        partial(ImageTable, color_constancy=cfg["color_constancy"]), train_table, val_table,
+        cfg["input_size"], cfg["batch_size"], seed,
         balanced=cfg["sampling"] == "balanced", transform=transform)
     model.to(device)
     optimizer, scheduler = build_optimizer(model, cfg)
@@ -372,10 +402,12 @@ def training_fingerprint(dataset_csv: str | os.PathLike, cfg: dict, device: str,
 
 @torch.no_grad()
 def predict(model: nn.Module, table: pd.DataFrame, size: int, batch_size: int,
-            device: str) -> np.ndarray:
-    """Return softmax probabilities (n_rows, n_classes) of ``model`` on ``table``'s images."""
+            device: str, color_constancy: float | None = None) -> np.ndarray:
+    """Return softmax probabilities (n_rows, n_classes) of ``model`` on ``table``'s images
+    (``color_constancy``: as ``read_model_image``)."""
     model.eval()
-    loader = DataLoader(ImageTable(table, size), batch_size=batch_size)
+    loader = DataLoader(ImageTable(table, size, color_constancy=color_constancy),
+                        batch_size=batch_size)
     return torch.cat([torch.softmax(model(x.to(device)), 1).cpu() for x, _ in loader]).numpy()
 
 
@@ -408,34 +440,61 @@ def classification_table(predictions: pd.DataFrame, probabilities: np.ndarray) -
     return pd.DataFrame(rows, columns=["class", "precision", "recall", "f1_score", "support"])
 
 
-def train_and_report(dataset_csv: str, outputs, cfg: dict, device: str, seed: int,
-                     resume_path: str | os.PathLike | None = None) -> None:
-    """Run the whole train stage: build, fit, save checkpoint, history and test report.
+def classifier_metadata(cfg: dict) -> dict[str, Any]:
+    """The checkpoint metadata that rebuilds a classifier of the ``train`` settings ``cfg``."""
+    return {"arch": cfg["arch"], "cbam": cfg["cbam"], "cbam_reduction": cfg["cbam_reduction"],
+            "cbam_kernel": cfg["cbam_kernel"], "input_size": cfg["input_size"],
+            "color_constancy": cfg["color_constancy"], "classes": list(CLASSES)}
 
-    ``outputs`` has the attributes ``model``, ``history``, ``classification`` and ``predictions``
-    (paths, contracts §3); ``cfg`` is the ``train`` config section. ``resume_path``: where the
-    per-epoch resume state lives while the stage runs (deleted when it finishes).
+
+def train_member(dataset_csv: str | os.PathLike, outputs, cfg: dict, device: str, seed: int,
+                 resume_path: str | os.PathLike | None = None) -> None:
+    """Train one classifier (one member of the variant's ensemble): build, fit, save.
+
+    ``outputs`` has the attributes ``model`` and ``history`` (paths, contracts §3); ``cfg`` is the
+    ``train`` config section; ``seed`` draws the initial weights, batches and augmentations.
+    ``resume_path``: where the per-epoch resume state lives while training runs (deleted after).
     """
     dataset = pd.read_csv(dataset_csv)
     seed_everything(seed)  # the initial weights are drawn here
     model = build_classifier(cfg["arch"], len(CLASSES), cfg["cbam"], cfg["cbam_reduction"],
                              cfg["cbam_kernel"], cfg["pretrained_weights"])
-    splits = {name: dataset[dataset.split == name] for name in ("train", "val", "test")}
-    log.info("training %s (cbam=%s) on %d images, validating on %d", cfg["arch"], cfg["cbam"],
-             len(splits["train"]), len(splits["val"]))
+    splits = {name: dataset[dataset.split == name] for name in ("train", "val")}
+    log.info("training %s (cbam=%s, seed %d) on %d images, validating on %d", cfg["arch"],
+             cfg["cbam"], seed, len(splits["train"]), len(splits["val"]))
     resume = ResumeFile(resume_path, training_fingerprint(dataset_csv, cfg, device, seed))
     model, history = fit(model, splits["train"], splits["val"], cfg, device, seed, resume)
     best = history.loc[selection_loss(cfg["select_on"], history).idxmin()]
-    save_checkpoint(model, outputs.model, arch=cfg["arch"], cbam=cfg["cbam"],
-                    cbam_reduction=cfg["cbam_reduction"], cbam_kernel=cfg["cbam_kernel"],
-                    input_size=cfg["input_size"], classes=list(CLASSES),
+    save_checkpoint(model, outputs.model, **classifier_metadata(cfg), seed=seed,
                     epoch=int(best.epoch), val_loss=float(best.val_loss),
                     val_balanced_accuracy=float(best.val_balanced_accuracy))
     write_csv(history, outputs.history)
-    probabilities = predict(model, splits["test"], cfg["input_size"], cfg["batch_size"], device)
-    predictions = test_predictions(splits["test"], probabilities)
+    resume.remove()
+
+
+def ensemble_and_report(dataset_csv: str | os.PathLike, member_models: Sequence[str | os.PathLike],
+                        member_histories: Sequence[str | os.PathLike], outputs, cfg: dict,
+                        device: str) -> None:
+    """Combine the trained members into the variant's classifier and report it on the test split.
+
+    One member is the classifier itself; several form a ``LogitEnsemble``. ``outputs`` has the
+    attributes ``model`` (checkpoint with ``members`` and each member's ``member_epochs``),
+    ``history`` (the members' histories stacked, column ``member``), ``predictions`` and
+    ``classification`` (paths, contracts §3); ``cfg`` is the ``train`` config section.
+    """
+    loaded = [load_checkpoint(path, device) for path in member_models]
+    models = [model for model, _ in loaded]
+    model = models[0] if len(models) == 1 else LogitEnsemble(models)
+    save_checkpoint(model, outputs.model, **classifier_metadata(cfg), members=len(models),
+                    member_epochs=[meta["epoch"] for _, meta in loaded])
+    history = pd.concat([pd.read_csv(path).assign(member=i) for i, path in enumerate(member_histories)])
+    write_csv(history[["member", "epoch", *HISTORY_COLUMNS, "lr"]], outputs.history)
+    test = pd.read_csv(dataset_csv).query("split == 'test'")
+    log.info("%d member(s); predicting %d test images", len(models), len(test))
+    probabilities = predict(model, test, cfg["input_size"], cfg["batch_size"], device,
+                            cfg["color_constancy"])
+    predictions = test_predictions(test, probabilities)
     write_csv(predictions, outputs.predictions)
     report = classification_table(predictions, probabilities)
     write_csv(report, outputs.classification)
     log.info("test classification report:\n%s", report.to_string(index=False))
-    resume.remove()
