@@ -107,10 +107,9 @@ def member_train(wildcards):
 def member_files(wildcards, name):
     """File ``name`` (model.pt, history.csv) of every member of the job's variant."""
     members = variant_train_settings(config, wildcards.variant)["members"]
-    return [
-        str(MEMBERS / str(m) / name).format(variant=wildcards.variant)
-        for m in range(members)
-    ]
+    return expand(
+        MEMBERS / "{member}" / name, variant=wildcards.variant, member=range(members)
+    )
 
 
 def train_inputs(wildcards):

@@ -185,6 +185,12 @@ class LogitEnsemble(nn.Module):
         return torch.stack([member(x) for member in self.members]).mean(0)
 
 
+def join_members(members: Sequence[nn.Module]) -> nn.Module:
+    """The classifier a list of members forms: one member is itself, several a ``LogitEnsemble``
+    (how ``save_checkpoint``'s state dict is laid out for ``members`` = ``len(members)``)."""
+    return members[0] if len(members) == 1 else LogitEnsemble(members)
+
+
 def member_layers(model: nn.Module, names: Sequence[str]) -> list[str]:
     """Submodule names of the layers ``names`` (e.g. ``layer4``) in ``model``: the layers
     themselves for one classifier, every member's for a ``LogitEnsemble``."""
@@ -199,10 +205,9 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Mo
     ``ValueError`` naming the file when it is not an xaicut classifier checkpoint.
     """
     state, meta = read_checkpoint(path, "arch", device)
-    builds = [build_classifier(meta["arch"], len(meta["classes"]), meta["cbam"],
-                               meta["cbam_reduction"], meta["cbam_kernel"])
-              for _ in range(meta.get("members", 1))]
-    model = builds[0] if len(builds) == 1 else LogitEnsemble(builds)
+    model = join_members([build_classifier(meta["arch"], len(meta["classes"]), meta["cbam"],
+                                           meta["cbam_reduction"], meta["cbam_kernel"])
+                          for _ in range(meta.get("members", 1))])
     model.load_state_dict(state)
     return model.to(device).eval(), meta
 

@@ -17,9 +17,9 @@ import logging
 import os
 import random
 import warnings
-from functools import partial
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from xaicut import CLASSES
 from xaicut.io import atomic_path, read_rgb, write_csv
-from xaicut.model import LogitEnsemble, build_classifier, load_checkpoint, save_checkpoint
+from xaicut.model import build_classifier, join_members, load_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -483,14 +483,13 @@ def ensemble_and_report(dataset_csv: str | os.PathLike, member_models: Sequence[
     ``classification`` (paths, contracts §3); ``cfg`` is the ``train`` config section.
     """
     loaded = [load_checkpoint(path, device) for path in member_models]
-    models = [model for model, _ in loaded]
-    model = models[0] if len(models) == 1 else LogitEnsemble(models)
-    save_checkpoint(model, outputs.model, **classifier_metadata(cfg), members=len(models),
+    model = join_members([member for member, _ in loaded])
+    save_checkpoint(model, outputs.model, **classifier_metadata(cfg), members=len(loaded),
                     member_epochs=[meta["epoch"] for _, meta in loaded])
     history = pd.concat([pd.read_csv(path).assign(member=i) for i, path in enumerate(member_histories)])
     write_csv(history[["member", "epoch", *HISTORY_COLUMNS, "lr"]], outputs.history)
     test = pd.read_csv(dataset_csv).query("split == 'test'")
-    log.info("%d member(s); predicting %d test images", len(models), len(test))
+    log.info("%d member(s); predicting %d test images", len(loaded), len(test))
     probabilities = predict(model, test, cfg["input_size"], cfg["batch_size"], device,
                             cfg["color_constancy"])
     predictions = test_predictions(test, probabilities)
