@@ -1,7 +1,8 @@
 # xaicut: skin-lesion segmentation from class labels only.
 # HAM10000 -> split -> class-balanced augmentation -> ResNet(+CBAM) -> Grad-CAM family/SHAP (HDF5)
 # -> threshold study and deletion faithfulness of the maps
-# -> fused binary seeds -> GMM + graph cut -> Dice/Jaccard -> report.  See README.md.
+# -> fused binary seeds -> GMM + graph cut -> one exported mask per image with a label-free
+# confidence -> Dice/Jaccard where ground-truth masks exist -> report.  See README.md.
 # Supervised baseline beside it: U-Net trained on the ground-truth masks, scored as stage unet.
 
 from snakemake.utils import min_version
@@ -22,8 +23,12 @@ include: "rules/unet.smk"
 include: "rules/evaluate.smk"
 
 
+include: "rules/export.smk"
+
+
 rule all:
     default_target: True
     input:
         RUN / "report" / "report.html",
-        RUN / "metrics" / "summary.csv",
+        RUN / "segmentations.csv",
+        expand(RUN / "external" / "{dataset}" / "segmentations.csv", dataset=list(EXTERNAL)),

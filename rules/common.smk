@@ -4,14 +4,22 @@ import re
 from pathlib import Path
 
 import pandas as pd
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from xaicut.config import check_consistency, variant_names, variant_train_settings
+from xaicut.config import (
+    check_consistency,
+    export_variant,
+    mask_stages,
+    variant_names,
+    variant_train_settings,
+)
 from xaicut.model import check_pretrained_weights
 from xaicut.shards import (
     DATASET_PATTERN,
     SHARD_PATTERN,
     segment_stage_names,
+    segmented_splits,
     shard_dataset,
     split_shards,
 )
@@ -40,6 +48,10 @@ FUSE_STAGES = [*config["attribute"]["methods"], "fused"]
 # The supervised baseline does not depend on fuse/segment settings: shared by every run name.
 UNET_MASKS = RESULTS / "supervised" / "unet"
 SEGMENT_STAGES = ["otsu", *segment_stage_names(config["seeding"]["modes"])]
+# Splits of the main dataset attributed, fused and segmented: the exported ones, val and test.
+SEGMENTED_SPLITS = segmented_splits(config["export"]["splits"])
+EXPORT_VARIANT = export_variant(config)
+EXPORT_STAGE = config["export"]["stage"]
 
 
 def gpu_resources():
@@ -47,15 +59,57 @@ def gpu_resources():
     return {"gpu": 1} if config["device"] == "cuda" else {}
 
 
+def main_manifest():
+    """The main dataset's manifest (known once the ingest checkpoint has run)."""
+    return pd.read_csv(checkpoints.ingest.get().output.manifest)
+
+
+def external_manifest(dataset):
+    """The manifest of external dataset ``dataset`` (once its ingest checkpoint has run)."""
+    return pd.read_csv(checkpoints.ingest_external.get(dataset=dataset).output.manifest)
+
+
 def shards_of(split):
-    """Shard names of one split (known once the ingest checkpoint has run)."""
-    manifest = pd.read_csv(checkpoints.ingest.get().output.manifest)
-    return split_shards(manifest, config["attribute"]["shard_size"], split)
+    """Shard names of one split of the main dataset."""
+    return split_shards(main_manifest(), config["attribute"]["shard_size"], split)
 
 
 def test_shards():
     """Shard names of the test split: fused, segmented and scored."""
     return shards_of("test")
+
+
+def has_masks(*splits, dataset=""):
+    """Whether any image of ``splits`` (all when none given) of the main or an external
+    dataset has a ground-truth mask: the stages that need masks run only then."""
+    manifest = external_manifest(dataset) if dataset else main_manifest()
+    if splits:
+        manifest = manifest[manifest.split.isin(splits)]
+    return bool(manifest.has_mask.any())
+
+
+def study_runs():
+    """The threshold study needs validation or test images with a mask; auto needs validation
+    masks (a config that asks for it on a collection without stops here, naming the setting)."""
+    if config["fuse"]["threshold_method"] == "auto" and not has_masks("val"):
+        raise WorkflowError(
+            "fuse.threshold_method: auto chooses each map's threshold on validation masks, and "
+            "no validation image has a ground-truth mask; use otsu (label-free) instead"
+        )
+    return has_masks("val", "test")
+
+
+def unet_runs():
+    """The supervised U-Net baseline runs when enabled and train and val images have masks."""
+    return UNET and has_masks("train") and has_masks("val")
+
+
+def dataset_shards(dataset=""):
+    """Every segmented shard of the main dataset (segmented splits) or of an external one."""
+    if dataset:
+        size = config["attribute"]["shard_size"]
+        return split_shards(external_manifest(dataset), size, "test", dataset)
+    return [sh for split in SEGMENTED_SPLITS for sh in shards_of(split)]
 
 
 def manifest_of(dataset):
@@ -73,11 +127,7 @@ def shard_manifest(wildcards):
 def scored_shards(wildcards):
     """Shards an evaluate job scores: the test split, or all of an external dataset."""
     dataset = getattr(wildcards, "dataset", "")
-    if not dataset:
-        return test_shards()
-    manifest = checkpoints.ingest_external.get(dataset=dataset).output.manifest
-    size = config["attribute"]["shard_size"]
-    return split_shards(pd.read_csv(manifest), size, "test", dataset)
+    return dataset_shards(dataset) if dataset else test_shards()
 
 
 def self_supervised_weights(settings):
@@ -141,6 +191,7 @@ def auto_thresholds_input(wildcards):
     """The variant's validation thresholds when ``fuse.threshold_method`` is auto."""
     if config["fuse"]["threshold_method"] != "auto":
         return []
+    study_runs()  # stops with the setting named when no validation image has a mask
     return [str(RESULTS / "thresholds" / wildcards.variant / "auto_thresholds.json")]
 
 
@@ -157,7 +208,7 @@ def stage_mask_dirs(wildcards):
         for s in stages
         for sh in shards
     ]
-    unet = UNET and not getattr(wildcards, "dataset", "")
+    unet = not getattr(wildcards, "dataset", "") and unet_runs()
     return dirs + [str(UNET_MASKS / sh) for sh in shards if unet]
 
 
@@ -168,8 +219,42 @@ def segment_tables(wildcards):
 
 
 def external_summaries(wildcards):
-    """Metrics summaries of the external datasets (cross-dataset scoring)."""
-    return [str(RUN / "external" / d / "metrics" / "summary.csv") for d in EXTERNAL]
+    """Metrics summaries of the external datasets that have masks (cross-dataset scoring)."""
+    return [
+        str(RUN / "external" / d / "metrics" / "summary.csv")
+        for d in EXTERNAL
+        if has_masks(dataset=d)
+    ]
+
+
+def export_inputs(wildcards):
+    """What export reads for one dataset: the exported variant's masks of every stage and its
+    attribution maps and graph-cut tables, per segmented shard."""
+    shards = dataset_shards(getattr(wildcards, "dataset", ""))
+    return {
+        "masks": [
+            str(RUN / "masks" / EXPORT_VARIANT / s / sh)
+            for s in mask_stages(config)
+            for sh in shards
+        ],
+        "maps": [str(RESULTS / "attribution" / EXPORT_VARIANT / sh) for sh in shards],
+        "segment": [str(RUN / "segment" / EXPORT_VARIANT / f"{sh}.csv") for sh in shards],
+    }
+
+
+def evaluation_tables(wildcards):
+    """The main dataset's metrics tables, when its test split has masks to score against."""
+    if not has_masks("test"):
+        return {}
+    return {
+        name: str(RUN / "metrics" / f"{name}.csv")
+        for name in ("per_image", "summary", "summary_per_class")
+    }
+
+
+def export_scores(wildcards):
+    """Scores of the exported folder by split, when any image of the main dataset has a mask."""
+    return [str(RUN / "metrics" / "segmentations_by_split.csv")] if has_masks() else []
 
 
 wildcard_constraints:
@@ -193,10 +278,12 @@ MODEL_TABLES = {
 
 
 def model_tables(wildcards):
-    """Per-variant tables the report reads: classifier, threshold study, faithfulness."""
+    """Per-variant tables the report reads: classifier, threshold study (when masks allow it),
+    faithfulness."""
+    folders = {f: n for f, n in MODEL_TABLES.items() if f != "thresholds" or study_runs()}
     return [
         str(RESULTS / folder / v / name)
         for v in VARIANTS
-        for folder, names in MODEL_TABLES.items()
+        for folder, names in folders.items()
         for name in names
     ]

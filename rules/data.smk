@@ -1,4 +1,5 @@
-# Input data: demo generator (data_dir: demo), validation + split, class-balanced augmentation.
+# Input data: demo generator (data_dir: demo), validation + split (masks optional), class-balanced
+# augmentation.
 
 
 if DEMO:
@@ -31,6 +32,8 @@ checkpoint ingest:
         split=config["split"],
         seed=config["seed"],
         on_bad_input=config["on_bad_input"],
+        masks=config["masks"],
+        label_column=config["label_column"],
         external=False,
     script:
         "../workflow_scripts/ingest.py"
@@ -39,6 +42,7 @@ checkpoint ingest:
 checkpoint ingest_external:
     input:
         data=lambda wildcards: EXTERNAL[wildcards.dataset],
+        classes=RESULTS / "data" / "manifest.csv",
     output:
         manifest=RESULTS / "external" / "{dataset}" / "manifest.csv",
         rejected=RESULTS / "external" / "{dataset}" / "rejected.csv",
@@ -50,6 +54,8 @@ checkpoint ingest_external:
         split=config["split"],
         seed=config["seed"],
         on_bad_input=config["on_bad_input"],
+        masks=config["masks"],
+        label_column=config["label_column"],
         external=True,
     script:
         "../workflow_scripts/ingest.py"

@@ -1,4 +1,5 @@
-# Dice/Jaccard of every stage against the ground truth, and the HTML report.
+# Dice/Jaccard of every stage against the ground truth (test images that have a mask), and the
+# HTML report.
 
 
 rule evaluate:
@@ -41,11 +42,13 @@ use rule evaluate as evaluate_external with:
 
 rule report:
     input:
-        rules.evaluate.output,
+        unpack(evaluation_tables),
         model_tables,
+        export_scores,
         external=external_summaries,
         manifest=RESULTS / "data" / "manifest.csv",
         rejected=RESULTS / "data" / "rejected.csv",
+        segmentations=RUN / "segmentations.csv",
     output:
         report(
             RUN / "report" / "report.html",
@@ -60,5 +63,6 @@ rule report:
         report=config["report"],
         config=config,
         external=list(EXTERNAL),
+        variants=VARIANTS,
     script:
         "../workflow_scripts/report.py"

@@ -33,7 +33,10 @@ TINY = {
     "attribute": {"shard_size": 8, "shap_nsamples": 4, "shap_background_size": 4},
     "segment": {"working_size": 0, "max_iterations": 3},
     "unet": {"encoder": "resnet18", "input_size": 32, "batch_size": 4, "epochs": 3},
+    "export": {"splits": ["test"]},   # val and test are segmented anyway; train: test_workflow_collections
 }
+SCORING = {"export": 1, "score_segmentations": 1, "evaluate": 1, "report": 1, "all": 1}
+"""Jobs after a change of the masks: export and everything that scores or reports."""
 
 
 def write_config(path: Path, results: Path, **sections) -> Path:
@@ -113,6 +116,9 @@ def test_outputs_follow_contracts(finished_run):
     assert hashes == {v: file_sha256(results / "train" / v / "model.pt") for v in VARIANTS}
     status = pd.concat(pd.read_csv(p) for p in (results / RUN / "segment").glob("*/test*.csv"))
     assert len(status) == 2 * 3 * n_test              # one row per variant, image and seed mode
+    exported = pd.read_csv(results / RUN / "segmentations.csv")
+    assert len(exported) == n_test + n_val and set(exported.variant) == {VARIANTS[0]}
+    assert set(exported.split) == {"val", "test"} and (exported.stage == "graphcut").all()
     assert set(status.stage) == {"graphcut", "graphcut_trimap_otsu", "graphcut_and"}
     html = (results / RUN / "report" / "report.html").read_text()
     assert "graphcut" in html and "data:image/png;base64" in html
@@ -154,8 +160,8 @@ def test_graph_cut_parameter_reruns_only_segment_and_after(finished_run, tmp_pat
     changed = write_config(tmp_path / "changed.yaml", results,
                            segment={**TINY["segment"], "pairwise_weight": 5.0})
     jobs = planned_jobs(run(changed, "--dry-run"))
-    n_shards = len(list((results / RUN / "segment").glob("*/test*.csv")))
-    assert jobs == {"segment": n_shards, "evaluate": 1, "report": 1, "all": 1}   # no U-Net
+    n_shards = len(list((results / RUN / "segment").glob("*/*.csv")))
+    assert jobs == {"segment": n_shards, **SCORING}   # no U-Net
 
 
 @pytest.mark.slow
@@ -164,7 +170,7 @@ def test_fuse_threshold_reruns_fuse_and_scoring_only(finished_run, tmp_path):
     changed = write_config(tmp_path / "changed.yaml", results,
                            fuse={"threshold_method": "quantile", "quantile": 0.6})
     jobs = planned_jobs(run(changed, "--dry-run"))
-    assert set(jobs) == {"fuse", "evaluate", "report", "all"}   # seeds come from the maps
+    assert set(jobs) == {"fuse", *SCORING}   # seeds come from the maps
 
 
 @pytest.mark.slow
@@ -172,8 +178,8 @@ def test_auto_threshold_reruns_fuse_from_the_study(finished_run, tmp_path):
     config, results = finished_run
     changed = write_config(tmp_path / "changed.yaml", results, fuse={"threshold_method": "auto"})
     output = run(changed, "--dry-run")
-    n_shards = len(list((results / RUN / "segment").glob("*/test*.csv")))
-    assert planned_jobs(output) == {"fuse": n_shards, "evaluate": 1, "report": 1, "all": 1}
+    n_shards = len(list((results / RUN / "segment").glob("*/*.csv")))
+    assert planned_jobs(output) == {"fuse": n_shards, **SCORING}
     assert "auto_thresholds.json" in output
 
 
@@ -217,8 +223,8 @@ def test_a_second_run_name_reuses_model_and_maps(finished_run, tmp_path):
                            segment={**TINY["segment"], "pairwise_weight": 30.0})
     output = run(changed)
     jobs = planned_jobs(output)
-    n_shards = len(list((results / RUN / "segment").glob("*/test*.csv")))
-    assert jobs == {"fuse": n_shards, "segment": n_shards, "evaluate": 1, "report": 1, "all": 1}
+    n_shards = len(list((results / RUN / "segment").glob("*/*.csv")))
+    assert jobs == {"fuse": n_shards, "segment": n_shards, **SCORING}
     other = results / "runs" / "strong_smoothing"
     assert (other / "report" / "report.html").is_file()
     first = pd.read_csv(results / RUN / "metrics" / "summary.csv")
@@ -312,7 +318,11 @@ def test_an_external_dataset_is_segmented_with_the_trained_models(finished_run, 
     jobs = executed_jobs(run(config))
     n_shards = -(-len(meta) // TINY["attribute"]["shard_size"])
     assert jobs == {"ingest_external": 1, "attribute": 2 * n_shards, "fuse": 2 * n_shards,
-                    "segment": 2 * n_shards, "evaluate_external": 1, "report": 1, "all": 1}
+                    "segment": 2 * n_shards, "evaluate_external": 1, "export_external": 1,
+                    "report": 1, "all": 1}
+    exported = pd.read_csv(results / RUN / "external" / "toy" / "segmentations.csv")
+    assert len(exported) == len(meta) and set(exported.variant) == {VARIANTS[0]}
+    assert len(list((results / RUN / "external" / "toy" / "segmentations").iterdir())) == len(meta)
     summary = pd.read_csv(results / RUN / "external" / "toy" / "metrics" / "summary.csv")
     assert set(summary.variant) == set(VARIANTS) and (summary.n_images == len(meta)).all()
     html = (results / RUN / "report" / "report.html").read_text()

@@ -10,4 +10,5 @@ from xaicut.report import build_report
 setup_logging(snakemake.log[0])
 build_report(Path(snakemake.input.manifest).parents[1], snakemake.output[0],
              n_examples=snakemake.params.report["n_examples"], config=snakemake.params.config,
-             run_dir=Path(snakemake.output[0]).parents[1], external=snakemake.params.external)
+             run_dir=Path(snakemake.output[0]).parents[1], external=snakemake.params.external,
+             variants=snakemake.params.variants)

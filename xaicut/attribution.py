@@ -33,7 +33,6 @@ from scipy.ndimage import gaussian_filter
 from torch import nn
 from tqdm import tqdm
 
-from xaicut import CLASSES
 from xaicut.attribution_store import AttributionMap, attribution_path, write_attribution
 from xaicut.faithfulness import DELETION_COLUMNS, deletion_scores
 from xaicut.model import file_sha256, load_checkpoint, member_layers
@@ -278,7 +277,7 @@ def attribute_shard(rows: pd.DataFrame, manifest: pd.DataFrame, checkpoint: str 
                                   interpolation=cv2.INTER_LINEAR)
                 item = AttributionMap(
                     image_id=rec.image_id, method=explainer.name, values=np.clip(full, 0, 1),
-                    target_class=int(targets[i]), target_dx=CLASSES[int(targets[i])],
+                    target_class=int(targets[i]), target_dx=meta["classes"][int(targets[i])],
                     predicted_class=int(predicted[i]), predicted_probability=float(probs[i, predicted[i]]),
                     true_class=int(rec.label), checkpoint_sha256=sha, method_params=explainer.params())
                 write_attribution(item, attribution_path(out_dir, rec.image_id, explainer.name))

@@ -15,6 +15,8 @@ import jsonschema
 import yaml
 from snakemake.utils import validate
 
+from xaicut.shards import segment_stage_names
+
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
 
@@ -65,6 +67,25 @@ def check_consistency(config: dict[str, Any]) -> None:
     if mode not in ("and", "or", *methods):
         raise ConfigError(f"fuse.mode {mode!r} must be 'and', 'or' or one of attribute.methods "
                           f"{methods}")
+    export = config["export"]
+    if export["variant"] is not None and export["variant"] not in variant_names(config):
+        raise ConfigError(f"export.variant {export['variant']!r} is not one of the variants "
+                          f"{variant_names(config)}")
+    stages = mask_stages(config)
+    if export["stage"] not in stages:
+        raise ConfigError(f"export.stage {export['stage']!r} must be one of {stages}")
+
+
+def mask_stages(config: dict[str, Any]) -> list[str]:
+    """Every stage that writes one mask per image of a classifier variant, in pipeline order:
+    the attribution methods' masks, ``fused``, ``otsu`` and the graph cuts."""
+    return [*config["attribute"]["methods"], "fused", "otsu",
+            *segment_stage_names(config["seeding"]["modes"])]
+
+
+def export_variant(config: dict[str, Any]) -> str:
+    """The classifier variant whose masks are exported (``export.variant``, else the first)."""
+    return config["export"]["variant"] or variant_names(config)[0]
 
 
 def load_config(path: str | os.PathLike, **overrides: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from scipy import ndimage
-from skimage.filters import threshold_otsu
+from skimage.filters import threshold_li, threshold_mean, threshold_otsu, threshold_triangle
 from tqdm import tqdm
 
 from xaicut.attribution_store import attribution_path, read_attribution, stored_images
@@ -26,13 +26,18 @@ from xaicut.regions import central_component
 log = logging.getLogger(__name__)
 
 
+LABEL_FREE_RULES = {"otsu": threshold_otsu, "li": threshold_li, "triangle": threshold_triangle,
+                    "mean": threshold_mean}
+"""Per-image histogram thresholds (scikit-image) that need no pixel label."""
+
+
 def binarise_map(values: np.ndarray, method: str, threshold: float = 0.5,
                  quantile: float = 0.7) -> np.ndarray:
     """Return a bool mask of ``values`` (2-D, [0, 1]) above the chosen threshold.
 
     ``method``: ``absolute`` (``values > threshold``), ``quantile`` (above the per-image
-    ``quantile``), or ``otsu`` (above the per-image Otsu threshold). A constant map gives an
-    empty mask.
+    ``quantile``), or one of ``LABEL_FREE_RULES`` (above the per-image Otsu, Li, triangle or
+    mean threshold). A constant map gives an empty mask.
     """
     if values.max() <= values.min():
         return np.zeros(values.shape, dtype=bool)
@@ -40,8 +45,8 @@ def binarise_map(values: np.ndarray, method: str, threshold: float = 0.5,
         cut = threshold
     elif method == "quantile":
         cut = float(np.quantile(values, quantile))
-    elif method == "otsu":
-        cut = float(threshold_otsu(values))
+    elif method in LABEL_FREE_RULES:
+        cut = float(LABEL_FREE_RULES[method](values))
     else:
         raise ValueError(f"unknown threshold method {method!r}")
     return values > cut

@@ -15,13 +15,16 @@ task 1 score: the image's Jaccard if it is at least ``THRESHOLD_JACCARD_CUTOFF``
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from xaicut.export import exported_mask_name
 from xaicut.io import read_mask
+from xaicut.shards import SPLITS
 
 log = logging.getLogger(__name__)
 
@@ -80,23 +83,46 @@ def summarise(per_image: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 def evaluate_results(manifest: pd.DataFrame, mask_dirs: list[str]) -> dict[str, pd.DataFrame]:
-    """Score every mask in ``mask_dirs`` (``masks/{variant}/{stage}/{shard}``) against its
-    ground truth.
+    """Score every mask in ``mask_dirs`` (``masks/{variant}/{stage}/{shard}``) of an image that
+    has a ground-truth mask (manifest ``has_mask``) against it; the others are passed over.
 
     Returns ``per_image``, ``summary`` and ``per_class`` tables (contracts §7); variants and
     stages keep the order in which their folders are given.
     """
-    rows_by_id = manifest.set_index("image_id")
+    rows_by_id = manifest[manifest.has_mask].set_index("image_id")
     rows = []
     for folder in tqdm(mask_dirs, desc="evaluate", unit="folder"):
         stage, variant = Path(folder).parent.name, Path(folder).parents[1].name
         for path in sorted(Path(folder).glob("*.png")):
+            if path.stem not in rows_by_id.index:
+                continue
             rec = rows_by_id.loc[path.stem]
             scores = mask_metrics(read_mask(path), read_mask(rec.mask_path))
             rows.append({"image_id": path.stem, "dx": rec.dx, "variant": variant, "stage": stage,
                          **scores})
     per_image = pd.DataFrame(rows, columns=["image_id", "dx", "variant", "stage", *METRICS])
     summary = summarise(per_image, ["variant", "stage"])
-    log.info("summary:\n%s", summary.to_string(index=False))
+    log.info("%d of %d images have a ground-truth mask; scores use those only:\n%s",
+             len(rows_by_id), len(manifest), summary.to_string(index=False))
     return {"per_image": per_image, "summary": summary,
             "per_class": summarise(per_image, ["variant", "dx", "stage"])}
+
+
+def score_segmentations(segmentations: pd.DataFrame, truth_paths: pd.Series,
+                        folder: str | os.PathLike) -> pd.DataFrame:
+    """Score the exported masks of ``folder`` (``{image_id}_segmentation.png``, listed in the
+    ``segmentations`` table, contracts §6b) of every image with a path in ``truth_paths``
+    (image id → ground-truth mask). Returns the table's key columns (``image_id, dx, split,
+    variant, stage``) with every metric of ``METRICS``."""
+    keys = ["image_id", "dx", "split", "variant", "stage"]
+    scored = segmentations[segmentations.image_id.isin(truth_paths.index)]
+    rows = [
+        {**{k: getattr(rec, k) for k in keys},
+         **mask_metrics(read_mask(Path(folder) / exported_mask_name(rec.image_id)),
+                        read_mask(truth_paths[rec.image_id]))}
+        for rec in tqdm(scored.itertuples(index=False), total=len(scored), desc="score",
+                        unit="img")
+    ]
+    split_order = {split: i for i, split in enumerate(SPLITS)}
+    return pd.DataFrame(rows, columns=[*keys, *METRICS]).sort_values(
+        "split", key=lambda s: s.map(split_order), kind="stable").reset_index(drop=True)

@@ -32,8 +32,9 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from xaicut import CLASSES  # noqa: E402
+from xaicut.classes import class_names  # noqa: E402
 from xaicut.attribution_store import attribution_path, read_attribution  # noqa: E402
+from xaicut.export import exported_mask_name  # noqa: E402
 from xaicut.io import atomic_path, read_mask, read_rgb  # noqa: E402
 from xaicut.metrics import METRICS, UNET_STAGE  # noqa: E402
 from xaicut.published import METRIC_TITLES, TABLE_COLUMNS, published_table  # noqa: E402
@@ -52,16 +53,19 @@ TABLE_PATHS = {
     "by_outcome": "thresholds/by_outcome.csv",
     "mann_whitney": "thresholds/mann_whitney.csv",
     "deletion": "faithfulness/summary.csv",
+    "segmentations": "segmentations.csv",
+    "segmentation_scores": "metrics/segmentations_by_split.csv",
 }
 AUTO_THRESHOLDS = "thresholds/auto_thresholds.json"
-RUN_TABLES = ("summary", "per_class", "per_image")
+RUN_TABLES = ("summary", "per_class", "per_image", "segmentations", "segmentation_scores")
 """Tables of one run name (under ``results/runs/<run>/``), rows of every classifier variant."""
 DATA_TABLES = ("manifest", "rejected")
 """Tables of the input data, shared by all runs and variants; the others are per variant
 (``train/<variant>/history.csv`` …)."""
 COUNT_COLUMNS = ("n_images", "support", "epoch", "n_correct", "n_wrong")
 MAP_TITLES = {"gradcam": "Grad-CAM map", "gradcampp": "Grad-CAM++ map", "xgradcam": "XGradCAM map",
-              "layercam": "LayerCAM map", "eigencam": "EigenCAM map", "scorecam": "ScoreCAM map",
+              "layercam": "LayerCAM map", "eigencam": "EigenCAM map",
+              "eigencam_signed": "Signed EigenCAM map", "scorecam": "ScoreCAM map",
               "shap": "SHAP map", "shap_partition": "Partition SHAP map"}
 MASK_TITLES = {"fused": "Fused mask", "graphcut": "Graph cut"}
 RANKING_STAGE = "graphcut"
@@ -72,6 +76,7 @@ PIPELINE_ORDER = ("fused", "otsu", "graphcut", "graphcut_*", "unet")
 """Stage kinds in pipeline order; attribution-map masks (any other stage) come before them."""
 MAX_REJECTED_ROWS = 50
 N_WORST = 10
+N_REVIEW = 20
 TRUTH = "truth"
 THUMBNAIL_WIDTH = 200
 GALLERY_COLUMNS = 5
@@ -82,6 +87,7 @@ ERROR_COLOURS = {"TP (lesion found)": (0, 200, 0), "FP (over-segmented)": (255, 
 """Pixel classes of a prediction against the truth and their RGB tint (green, red, blue)."""
 ERROR_ALPHA = 0.5
 SECTION_TITLES = {
+    "segmentations": "Segmentations: one mask per image, least confident first to review",
     "summary": "Segmentation summary",
     "unet-vs-xai": "Supervised U-Net vs XAI segmentation",
     "ablation": "Stage ablation",
@@ -93,7 +99,7 @@ SECTION_TITLES = {
     "failures": "Failure analysis: worst test images",
     "cross-dataset": "Cross-dataset: other datasets segmented with these models",
 }
-COMPARISON_SECTIONS = ("unet-vs-xai", "ablation", "published", "cross-dataset")
+COMPARISON_SECTIONS = ("segmentations", "unet-vs-xai", "ablation", "published", "cross-dataset")
 """Sections over every classifier variant; the others are repeated per variant."""
 CSS = """
 body { font-family: sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }
@@ -126,6 +132,8 @@ class RunTables:
     by_outcome: pd.DataFrame | None
     mann_whitney: pd.DataFrame | None
     deletion: pd.DataFrame | None
+    segmentations: pd.DataFrame | None
+    segmentation_scores: pd.DataFrame | None
 
 
 @dataclass(frozen=True)
@@ -376,7 +384,7 @@ def stage_grid(table: pd.DataFrame, index: str, values: str, stages: list[str]) 
 def class_stage_dice(per_class: pd.DataFrame, stages: list[str]) -> pd.DataFrame:
     """Mean Dice per class (rows, ``CLASSES`` order, index ``dx``) and stage label (columns)."""
     grid = stage_grid(per_class, "dx", "dice_mean", stages)
-    classes = [c for c in CLASSES if c in grid.index] + sorted(set(grid.index) - set(CLASSES))
+    classes = class_names(grid.index)
     return grid.reindex(index=classes)
 
 
@@ -397,14 +405,15 @@ def class_stage_heatmap_figure(grid: pd.DataFrame) -> Figure:
 
 def confusion_matrix_figure(predictions: pd.DataFrame) -> Figure:
     """Confusion matrix of test predictions (rows: true dx, columns: predicted dx) with counts."""
+    classes = class_names([*predictions["dx"], *predictions["predicted_dx"]])
     counts = pd.crosstab(predictions["dx"], predictions["predicted_dx"])
-    counts = counts.reindex(index=list(CLASSES), columns=list(CLASSES), fill_value=0).to_numpy()
+    counts = counts.reindex(index=classes, columns=classes, fill_value=0).to_numpy()
     fig = Figure(figsize=(5.2, 4.4), layout="constrained")
     ax = fig.subplots()
     image = ax.imshow(counts, cmap="Blues")
     annotate_cells(ax, counts.astype(float), ".0f", white=counts > counts.max() / 2)
-    ax.set_xticks(range(len(CLASSES)), CLASSES)
-    ax.set_yticks(range(len(CLASSES)), CLASSES)
+    ax.set_xticks(range(len(classes)), classes, rotation=45 if len(classes) > 7 else 0)
+    ax.set_yticks(range(len(classes)), classes)
     ax.set(xlabel="predicted dx", ylabel="true dx", title="Confusion matrix (test set)")
     fig.colorbar(image, ax=ax, label="images", ticks=MaxNLocator(integer=True))
     return fig
@@ -504,9 +513,9 @@ def thumbnail_mask(mask: np.ndarray) -> np.ndarray:
 
 
 def read_example_masks(dirs: RunDirs, shard: str | None, image_id: str,
-                       stages: list[str], truth_path: Path) -> dict[str, np.ndarray]:
+                       stages: list[str], truth_path: Path | None) -> dict[str, np.ndarray]:
     """Thumbnail masks of every stage found on disk, plus the ground truth if it exists."""
-    paths = {TRUTH: truth_path}
+    paths = {TRUTH: truth_path} if truth_path is not None else {}
     if shard is not None:
         paths |= {s: dirs.per_variant(dirs.run, f"masks/{s}/{shard}/{image_id}.png")
                   for s in stages}
@@ -550,8 +559,13 @@ def load_example(dirs: RunDirs, image_id: str, tables: RunTables,
         dice=dict(zip(rows["stage"].astype(str), rows["dice"])),
         image=image,
         maps=read_example_maps(dirs, shard, image_id),
-        masks=read_example_masks(dirs, shard, image_id, stages, Path(record["mask_path"])),
+        masks=read_example_masks(dirs, shard, image_id, stages, truth_path(record)),
     )
+
+
+def truth_path(record: pd.Series) -> Path | None:
+    """A manifest row's ground-truth mask path, or None for an image without one."""
+    return Path(record["mask_path"]) if record.get("has_mask", True) else None
 
 
 def jet_overlay(image: np.ndarray, values: np.ndarray, alpha: float = 0.5) -> np.ndarray:
@@ -770,6 +784,93 @@ def examples_section(dirs: RunDirs, tables: RunTables, stages: list[str],
                                 *error_gallery(examples, stage)])
 
 
+# --- segmentations: the deliverable ------------------------------------------------------------
+
+
+def mask_coverage(manifest: pd.DataFrame | None) -> str:
+    """"N of M images have a ground-truth mask; scores use those only." (or that none has)."""
+    if manifest is None:
+        return "The manifest is missing: ground-truth coverage unknown."
+    n, total = int(manifest["has_mask"].sum()), len(manifest)
+    if n == 0:
+        return (f"None of the {total} images has a ground-truth mask: the scoring stages "
+                "(threshold study, U-Net baseline, evaluate) were left out.")
+    return f"{n} of {total} images have a ground-truth mask; scores use those only."
+
+
+def by_class_figure(table: pd.DataFrame, column: str, title: str) -> Figure:
+    """Box plot of ``column`` of the segmentations table per class (sorted names)."""
+    classes = class_names(table["dx"])
+    groups = [table.loc[table["dx"] == c, column].to_numpy() for c in classes]
+    fig = Figure(figsize=(max(4.0, 0.8 * len(classes) + 1.5), 3.2), layout="constrained")
+    ax = fig.subplots()
+    ax.boxplot(groups, tick_labels=classes, showfliers=True)
+    ax.set(ylim=(-0.03, 1.03), ylabel=column.replace("_", " "), title=title)
+    return fig
+
+
+def exported_tile(run: Path, record: pd.Series,
+                  manifest: pd.DataFrame) -> tuple[np.ndarray, str] | None:
+    """The image with the exported mask's outline and a title (id, dx, confidence), or None
+    when the image cannot be read."""
+    rows = manifest[manifest["image_id"] == record["image_id"]]
+    try:
+        image = read_rgb(rows.iloc[0]["image_path"])
+    except (IndexError, ValueError):
+        return None
+    mask = read_mask(run / "segmentations" / exported_mask_name(record["image_id"]))
+    picture = outline(thumbnail(image), thumbnail_mask(mask), PREDICTION_COLOUR)
+    return picture, (f"{record['image_id']}: {record['dx']}\nconfidence "
+                     f"{record['confidence']:.2f}, area {record['area_fraction']:.2f}")
+
+
+def confidence_gallery(run: Path, table: pd.DataFrame, manifest: pd.DataFrame,
+                       title: str) -> str:
+    """A gallery of the table's images (in order) with their exported outlines."""
+    tiles = [t for t in (exported_tile(run, r, manifest) for _, r in table.iterrows())
+             if t is not None]
+    if not tiles:
+        return note(f"{title}: no readable image.")
+    stage = str(table["stage"].iloc[0])
+    figure = gallery_figure(tiles, {f"exported mask ({stage})": PREDICTION_COLOUR})
+    return f"<h3>{html.escape(title)}</h3>" + figure_html(figure, title)
+
+
+def segmentations_section(run: Path, tables: RunTables, n_examples: int) -> str:
+    """The deliverable: where the masks are, ground-truth coverage, status counts, area and
+    confidence per class, the least and most confident images, the review list and (images
+    with a mask) the exported folder's scores by split."""
+    table = tables.segmentations
+    if table is None or tables.manifest is None:
+        return section("segmentations", None, [missing_note(TABLE_PATHS["segmentations"],
+                                                            TABLE_PATHS["manifest"])])
+    ranked = table.sort_values(["confidence", "image_id"])
+    variant, stage = table["variant"].iloc[0], table["stage"].iloc[0]
+    parts = [
+        f"<p>{len(table)} masks ({html.escape(str(variant))}, stage {html.escape(str(stage))}) "
+        f"in <code>{html.escape(str(run / 'segmentations'))}/</code>, one 0/255 PNG per image "
+        f"named <code>&lt;image_id&gt;_segmentation.png</code>; status, area, label-free "
+        f"confidence and prediction per image in <code>{TABLE_PATHS['segmentations']}</code>. "
+        f"{html.escape(mask_coverage(tables.manifest))}</p>",
+        table_html(table.groupby(["split", "status"], sort=False).size()
+                   .rename("n_images").reset_index()),
+        figure_html(by_class_figure(table, "confidence", "Label-free confidence per class"),
+                    "confidence per class"),
+        figure_html(by_class_figure(table, "area_fraction", "Lesion area (share of the image) "
+                                    "per class"), "area per class"),
+        confidence_gallery(run, ranked.head(n_examples), tables.manifest,
+                           f"The {n_examples} least confident: check these first"),
+        confidence_gallery(run, ranked.tail(n_examples).iloc[::-1], tables.manifest,
+                           f"The {n_examples} most confident"),
+        f"<details><summary>Review list: the {N_REVIEW} least confident images</summary>"
+        f"{table_html(ranked.head(N_REVIEW))}</details>",
+    ]
+    if tables.segmentation_scores is not None:
+        parts += ["<h3>The exported masks against the ground truth, split by split (images "
+                  "with a mask)</h3>", table_html(tables.segmentation_scores)]
+    return section("segmentations", None, parts)
+
+
 # --- sections --------------------------------------------------------------------------------
 
 
@@ -781,7 +882,8 @@ def header_section(title: str, tables: RunTables, stages: list[str],
     parts = [
         f"<h1>{html.escape(title)}</h1>",
         f"<p>Test images: {'unknown' if n_test is None else n_test}. "
-        f"Stages: {html.escape(', '.join(stages) or 'none')}.</p>",
+        f"Stages: {html.escape(', '.join(stages) or 'none')}. "
+        f"{html.escape(mask_coverage(tables.manifest))}</p>",
     ]
     if tables.rejected is not None:
         parts.append(f"<details><summary>Inputs left out by ingest: {len(tables.rejected)} "
@@ -1015,20 +1117,23 @@ def build_report(
     config: dict | None = None,
     run_dir: str | os.PathLike | None = None,
     external: list[str] | None = None,
+    variants: list[str] | None = None,
 ) -> None:
     """Write the self-contained HTML report of a run to ``out_html``.
 
     ``results_dir``: the workflow's results folder (data, models, maps, threshold studies);
     ``run_dir``: the run's folder with masks and metrics (``results_dir/runs/<run>``;
     None = ``results_dir`` itself, a flat tree). The model-specific sections are repeated for
-    each classifier variant of the run's ``summary.csv``. ``external``: names of the external
+    each classifier variant in ``variants`` (None: those of the run's ``summary.csv``).
+    ``external``: names of the external
     datasets scored in the run (None: every ``run_dir/external/<name>/`` found).
     """
     shared, run = Path(results_dir), Path(run_dir if run_dir is not None else results_dir)
-    variants = report_variants(run)
+    variants = report_variants(run) if variants is None else variants
     every_variant = load_tables(RunDirs(shared, run))
     sections = [
         header_section(title, every_variant, stage_order(every_variant), config, variants),
+        segmentations_section(run, every_variant, n_examples),
         unet_vs_xai_section(every_variant),
         ablation_section(every_variant),
         published_section(every_variant),

@@ -1,6 +1,6 @@
-"""Sharding of the attributed splits and stage names: attribute, fuse and segment work on shards.
+"""Sharding of the segmented splits and stage names: attribute, fuse and segment work on shards.
 
-A shard is named after its split and index, ``val000``, ``test000``, …: the images of that split
+A shard is named after its split and index, ``train000``, ``val000``, ``test000``, …: the images of that split
 sorted by image id, ``shard_size`` at a time. Shards of an external dataset (config ``external``,
 scored with the models trained on the main one) carry its name: ``ph2-test000``. Kept free of heavy imports: the Snakefile uses it
 to build the DAG.
@@ -12,13 +12,14 @@ import re
 
 import pandas as pd
 
-ATTRIBUTED_SPLITS = ("val", "test")
-"""Splits that get attribution maps: ``test`` is segmented and scored, ``val`` serves the
+SPLITS = ("train", "val", "test")
+ALWAYS_SEGMENTED = ("val", "test")
+"""Splits that always get attribution maps and masks: ``test`` is scored, ``val`` serves the
 threshold study (``fuse.threshold_method: auto`` picks its thresholds there)."""
 
 DATASET_PATTERN = r"[A-Za-z0-9_]+"
 """Regular expression of an external dataset's name (a shard-name prefix, so no '-')."""
-SHARD_PATTERN = rf"(?:{DATASET_PATTERN}-)?(?:val|test)[0-9]+"
+SHARD_PATTERN = rf"(?:{DATASET_PATTERN}-)?(?:train|val|test)[0-9]+"
 """Regular expression of a shard name (the Snakefile's wildcard constraint)."""
 
 
@@ -35,6 +36,17 @@ def split_shards(manifest: pd.DataFrame, shard_size: int, split: str, dataset: s
     return shard_names(int((manifest.split == split).sum()), shard_size, split, dataset)
 
 
+def segmented_splits(export_splits: list[str]) -> list[str]:
+    """Splits of the main dataset that are attributed, fused and segmented: the exported ones
+    (config ``export.splits``) and always validation and test, in split order."""
+    return [s for s in SPLITS if s in export_splits or s in ALWAYS_SEGMENTED]
+
+
+def shard_split(shard: str) -> str:
+    """The split a shard belongs to (``ph2-test003`` → ``test``)."""
+    return shard.split("-", 1)[-1].rstrip("0123456789")
+
+
 def shard_dataset(shard: str) -> str:
     """The external dataset a shard belongs to, '' for the main dataset."""
     return shard.split("-", 1)[0] if "-" in shard else ""
@@ -44,7 +56,7 @@ def shard_rows(manifest: pd.DataFrame, shard: str, shard_size: int) -> pd.DataFr
     """Return the manifest rows in ``shard`` (its split's images sorted by image id)."""
     if not re.fullmatch(SHARD_PATTERN, shard):
         raise ValueError(f"not a shard name: {shard!r} (expected e.g. test000 or val000)")
-    split = shard.split("-", 1)[-1].rstrip("0123456789")
+    split = shard_split(shard)
     index = int(shard[len(shard.rstrip("0123456789")):])
     rows = manifest[manifest.split == split].sort_values("image_id")
     return rows.iloc[index * shard_size : (index + 1) * shard_size]

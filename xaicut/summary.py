@@ -1,4 +1,4 @@
-"""Print a finished run's segmentation summary and classifier (balanced) accuracy:
+"""Print a finished run's exported segmentations, scores and classifier (balanced) accuracy:
 ``python -m xaicut.summary RESULTS [--run NAME]``."""
 
 from __future__ import annotations
@@ -8,25 +8,34 @@ from pathlib import Path
 
 import pandas as pd
 
-from xaicut.metrics import UNET_STAGE
+N_LEAST_CONFIDENT = 5
 
 
 def format_summary(results_dir: Path, run: str = "default") -> str:
-    """Return the summary table of run ``run``, the test (balanced) accuracy of each classifier
-    variant and the report path as text."""
+    """Return, as text, the run's exported segmentations (count, folder, the least confident),
+    the summary table of the images with a ground-truth mask (when any), the test (balanced)
+    accuracy of each classifier variant, and the report path."""
     run_dir = results_dir / "runs" / run
-    summary = pd.read_csv(run_dir / "metrics" / "summary.csv")
-    classifiers = summary.loc[summary["stage"] != UNET_STAGE, "variant"]
-    accuracy = [
+    exported = pd.read_csv(run_dir / "segmentations.csv")
+    lines = [f"{len(exported)} segmentations in {(run_dir / 'segmentations').resolve()}/ "
+             f"(table: {(run_dir / 'segmentations.csv').resolve()}); least confident:",
+             exported.nsmallest(N_LEAST_CONFIDENT, "confidence")[
+                 ["image_id", "dx", "split", "status", "area_fraction", "confidence"]
+             ].to_string(index=False, float_format="%.3f")]
+    summary_path = run_dir / "metrics" / "summary.csv"
+    if summary_path.is_file():
+        summary = pd.read_csv(summary_path)
+        lines.append(summary.to_string(index=False, float_format="%.3f"))
+    else:
+        lines.append("no test image has a ground-truth mask: nothing scored")
+    variants = [p.name for p in sorted((results_dir / "train").iterdir())
+                if (p / "classification_report.csv").is_file()]
+    lines += [
         "classifier {} test accuracy: {:.3f}, balanced accuracy: {:.3f}".format(
             variant, *classifier_accuracy(results_dir, variant))
-        for variant in dict.fromkeys(classifiers)
+        for variant in variants
     ]
-    return "\n".join([
-        summary.to_string(index=False, float_format="%.3f"),
-        *accuracy,
-        f"report: {(run_dir / 'report' / 'report.html').resolve()}",
-    ])
+    return "\n".join([*lines, f"report: {(run_dir / 'report' / 'report.html').resolve()}"])
 
 
 def classifier_accuracy(results_dir: Path, variant: str) -> tuple[float, float]:

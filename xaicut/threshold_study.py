@@ -58,14 +58,15 @@ def jaccard_curve(values: np.ndarray, truth: np.ndarray,
 
 def study_curves(manifest: pd.DataFrame, map_dirs: list[str | os.PathLike],
                  methods: list[str]) -> pd.DataFrame:
-    """Jaccard curves of every image in ``map_dirs`` (attribution shards) and method.
+    """Jaccard curves of every image in ``map_dirs`` (attribution shards) and method that has a
+    ground-truth mask (manifest ``has_mask``; the others are passed over).
 
     Returns the long table ``CURVE_COLUMNS``: one row per image, method and threshold.
     """
-    rows = manifest.set_index("image_id")
+    rows = manifest[manifest.has_mask].set_index("image_id")
     records = []
     for directory in map_dirs:
-        images = stored_images(directory, methods)
+        images = [i for i in stored_images(directory, methods) if i in rows.index]
         for image_id in tqdm(images, desc=f"thresholds {Path(directory).name}", unit="img"):
             rec = rows.loc[image_id]
             truth = read_mask(rec.mask_path)

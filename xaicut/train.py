@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 from torchvision.transforms import v2
 from tqdm import tqdm
 
-from xaicut import CLASSES
+from xaicut.classes import class_names
 from xaicut.io import atomic_path, read_rgb, write_csv
 from xaicut.model import build_classifier, join_members, load_checkpoint, save_checkpoint
 
@@ -346,12 +346,13 @@ def build_optimizer(model: nn.Module, cfg: dict,
         optimizer, factor=cfg["scheduler_factor"], patience=cfg["scheduler_patience"])
 
 
-def training_loss(labels: Sequence[int], cfg: dict) -> nn.CrossEntropyLoss:
-    """Summed cross-entropy of the training batches: ``label_smoothing`` and, with
-    ``class_weights``, per-class weights n / (k · count) (inverse frequency, mean 1 per image)."""
+def training_loss(labels: Sequence[int], cfg: dict, num_classes: int) -> nn.CrossEntropyLoss:
+    """Summed cross-entropy of the training batches over ``num_classes`` outputs:
+    ``label_smoothing`` and, with ``class_weights``, per-class weights n / (k · count) (inverse
+    frequency, mean 1 per image; 0 for a class absent from ``labels``)."""
     weight = None
     if cfg["class_weights"]:
-        counts = np.bincount(np.asarray(labels), minlength=len(CLASSES)).astype(np.float32)
+        counts = np.bincount(np.asarray(labels), minlength=num_classes).astype(np.float32)
         present = counts > 0
         weight = np.zeros_like(counts)
         weight[present] = counts.sum() / (present.sum() * counts[present])
@@ -378,7 +379,8 @@ def fit(model: nn.Module, train_table: pd.DataFrame, val_table: pd.DataFrame, cf
         balanced=cfg["sampling"] == "balanced", transform=transform)
     model.to(device)
     optimizer, scheduler = build_optimizer(model, cfg)
-    criterion = training_loss(train_table["label"].astype(int), cfg).to(device)
+    criterion = training_loss(train_table["label"].astype(int), cfg,
+                              model.fc.out_features).to(device)
     averaged = ema_model(model, optimizer, cfg["ema_decay"]) if cfg["ema_decay"] else None
     evaluated = model if averaged is None else averaged.module
 
@@ -411,40 +413,44 @@ def predict(model: nn.Module, table: pd.DataFrame, size: int, batch_size: int,
     return torch.cat([torch.softmax(model(x.to(device)), 1).cpu() for x, _ in loader]).numpy()
 
 
-def test_predictions(table: pd.DataFrame, probabilities: np.ndarray) -> pd.DataFrame:
-    """Return the ``test_predictions.csv`` table (contracts §3) from class probabilities."""
+def test_predictions(table: pd.DataFrame, probabilities: np.ndarray,
+                     classes: Sequence[str]) -> pd.DataFrame:
+    """Return the ``test_predictions.csv`` table (contracts §3) from class probabilities
+    (columns: ``classes``)."""
     predicted = probabilities.argmax(1)
     return pd.DataFrame({
         "image_id": table["image_id"].to_numpy(),
         "dx": table["dx"].to_numpy(),
         "label": table["label"].astype(int).to_numpy(),
         "predicted_label": predicted,
-        "predicted_dx": [CLASSES[i] for i in predicted],
+        "predicted_dx": [classes[i] for i in predicted],
         "probability": probabilities[np.arange(len(predicted)), predicted],
     })
 
 
-def classification_table(predictions: pd.DataFrame, probabilities: np.ndarray) -> pd.DataFrame:
+def classification_table(predictions: pd.DataFrame, probabilities: np.ndarray,
+                         classes: Sequence[str]) -> pd.DataFrame:
     """Return paper 000 Table 1: per-class precision/recall/F1/support, averages and test loss."""
-    labels = list(range(len(CLASSES)))
+    labels = list(range(len(classes)))
     report = classification_report(predictions["label"], predictions["predicted_label"],
-                                   labels=labels, target_names=list(CLASSES),
+                                   labels=labels, target_names=list(classes),
                                    output_dict=True, zero_division=0)
     rows = [(name, r["precision"], r["recall"], r["f1-score"], r["support"])
             for name, r in report.items() if name != "accuracy"]
     n = len(predictions)
-    rows.insert(len(CLASSES), ("accuracy", None, None, report["accuracy"], n))
+    rows.insert(len(classes), ("accuracy", None, None, report["accuracy"], n))
     eps = np.finfo(np.float64).tiny
     true_p = probabilities[np.arange(n), predictions["label"].to_numpy()]
     rows.append(("test loss", None, None, float(-np.log(np.maximum(true_p, eps)).mean()), n))
     return pd.DataFrame(rows, columns=["class", "precision", "recall", "f1_score", "support"])
 
 
-def classifier_metadata(cfg: dict) -> dict[str, Any]:
-    """The checkpoint metadata that rebuilds a classifier of the ``train`` settings ``cfg``."""
+def classifier_metadata(cfg: dict, classes: Sequence[str]) -> dict[str, Any]:
+    """The checkpoint metadata that rebuilds a classifier of the ``train`` settings ``cfg``
+    with one output per name in ``classes``."""
     return {"arch": cfg["arch"], "cbam": cfg["cbam"], "cbam_reduction": cfg["cbam_reduction"],
             "cbam_kernel": cfg["cbam_kernel"], "input_size": cfg["input_size"],
-            "color_constancy": cfg["color_constancy"], "classes": list(CLASSES)}
+            "color_constancy": cfg["color_constancy"], "classes": list(classes)}
 
 
 def train_member(dataset_csv: str | os.PathLike, outputs, cfg: dict, device: str, seed: int,
@@ -456,8 +462,9 @@ def train_member(dataset_csv: str | os.PathLike, outputs, cfg: dict, device: str
     ``resume_path``: where the per-epoch resume state lives while training runs (deleted after).
     """
     dataset = pd.read_csv(dataset_csv)
+    classes = class_names(dataset.dx)
     seed_everything(seed)  # the initial weights are drawn here
-    model = build_classifier(cfg["arch"], len(CLASSES), cfg["cbam"], cfg["cbam_reduction"],
+    model = build_classifier(cfg["arch"], len(classes), cfg["cbam"], cfg["cbam_reduction"],
                              cfg["cbam_kernel"], cfg["pretrained_weights"])
     splits = {name: dataset[dataset.split == name] for name in ("train", "val")}
     log.info("training %s (cbam=%s, seed %d) on %d images, validating on %d", cfg["arch"],
@@ -465,7 +472,7 @@ def train_member(dataset_csv: str | os.PathLike, outputs, cfg: dict, device: str
     resume = ResumeFile(resume_path, training_fingerprint(dataset_csv, cfg, device, seed))
     model, history = fit(model, splits["train"], splits["val"], cfg, device, seed, resume)
     best = history.loc[selection_loss(cfg["select_on"], history).idxmin()]
-    save_checkpoint(model, outputs.model, **classifier_metadata(cfg), seed=seed,
+    save_checkpoint(model, outputs.model, **classifier_metadata(cfg, classes), seed=seed,
                     epoch=int(best.epoch), val_loss=float(best.val_loss),
                     val_balanced_accuracy=float(best.val_balanced_accuracy))
     write_csv(history, outputs.history)
@@ -484,7 +491,8 @@ def ensemble_and_report(dataset_csv: str | os.PathLike, member_models: Sequence[
     """
     loaded = [load_checkpoint(path, device) for path in member_models]
     model = join_members([member for member, _ in loaded])
-    save_checkpoint(model, outputs.model, **classifier_metadata(cfg), members=len(loaded),
+    classes = loaded[0][1]["classes"]
+    save_checkpoint(model, outputs.model, **classifier_metadata(cfg, classes), members=len(loaded),
                     member_epochs=[meta["epoch"] for _, meta in loaded])
     history = pd.concat([pd.read_csv(path).assign(member=i) for i, path in enumerate(member_histories)])
     write_csv(history[["member", "epoch", *HISTORY_COLUMNS, "lr"]], outputs.history)
@@ -492,8 +500,8 @@ def ensemble_and_report(dataset_csv: str | os.PathLike, member_models: Sequence[
     log.info("%d member(s); predicting %d test images", len(loaded), len(test))
     probabilities = predict(model, test, cfg["input_size"], cfg["batch_size"], device,
                             cfg["color_constancy"])
-    predictions = test_predictions(test, probabilities)
+    predictions = test_predictions(test, probabilities, classes)
     write_csv(predictions, outputs.predictions)
-    report = classification_table(predictions, probabilities)
+    report = classification_table(predictions, probabilities, classes)
     write_csv(report, outputs.classification)
     log.info("test classification report:\n%s", report.to_string(index=False))

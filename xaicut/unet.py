@@ -208,7 +208,8 @@ def train_unet(manifest_csv: str | os.PathLike, outputs, cfg: dict, device: str,
     manifest = pd.read_csv(manifest_csv)
     seed_everything(seed)  # the decoder's (and without pretrained weights the encoder's) weights
     model = UNet(cfg["encoder"], cfg["pretrained_weights"])
-    train_rows, val_rows = (manifest[manifest.split == s] for s in ("train", "val"))
+    masked = manifest[manifest.has_mask]  # images without a ground-truth mask cannot teach it
+    train_rows, val_rows = (masked[masked.split == s] for s in ("train", "val"))
     log.info("training U-Net (%s) on the masks of %d images, validating on %d", cfg["encoder"],
              len(train_rows), len(val_rows))
     resume = ResumeFile(resume_path, training_fingerprint(manifest_csv, cfg, device, seed))

@@ -1,0 +1,91 @@
+"""Design the label-free confidence on one split: which agreement of the pipeline's own masks
+ranks the exported masks' true Dice best?
+
+For every image of ``--split`` (the validation split: the design must not see the test split)
+in a finished run, the exported mask is compared with the run's other masks of the image
+(``runs/<run>/masks/<variant>/<stage>/<shard>/``): each candidate below is a label-free score,
+and its Spearman ρ with the image's true Dice (masks from ``MASKS_DIR``) and the failure rate
+(Dice < 0.7) of its least confident tenth are printed. The last line is one JSON object
+``{candidate: {"spearman_rho", "failure_rate_least_confident", "failure_rate_all"}}``.
+
+    .venv/bin/python benchmarks/confidence_design.py MASKS_DIR RESULTS [--run default] [--split val]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from score_segmentations import confidence_check  # noqa: E402
+from xaicut.confidence import border_contact, mask_dice  # noqa: E402
+from xaicut.io import read_mask  # noqa: E402
+
+
+def image_features(stage_dirs: dict[str, Path], stage: str, image_id: str) -> dict[str, float]:
+    """Agreement of the exported ``stage`` mask with each other stage, its border contact and
+    area."""
+    mask = read_mask(stage_dirs[stage] / f"{image_id}.png")
+    others = {s: read_mask(d / f"{image_id}.png") for s, d in stage_dirs.items() if s != stage}
+    return {**{f"dice_{s}": mask_dice(mask, other) for s, other in others.items()},
+            "border": border_contact(mask), "area": float(mask.mean()), "empty": not mask.any()}
+
+
+def candidates(features: pd.DataFrame) -> dict[str, pd.Series]:
+    """Candidate confidences from the per-image features."""
+    agree = features.filter(like="dice_")
+    cuts = agree.filter(like="dice_graphcut")
+    maps = agree.drop(columns=[*cuts.columns, "dice_otsu"])
+    inside = 1.0 - features.border
+    found = ~features.empty
+    raw = {
+        "mean agreement, all masks": agree.mean(axis=1),
+        "agreement with otsu": agree["dice_otsu"],
+        "mean agreement, map masks": maps.mean(axis=1),
+        "mean agreement, other graph cuts": cuts.mean(axis=1),
+        "min agreement, all masks": agree.min(axis=1),
+    }
+    scored = {name: values * found for name, values in raw.items()}
+    scored |= {f"{name} x (1 - border)": values * inside for name, values in scored.items()}
+    return scored
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("masks_dir", type=Path)
+    parser.add_argument("results", type=Path)
+    parser.add_argument("--run", default="default")
+    parser.add_argument("--split", default="val")
+    args = parser.parse_args(argv)
+    run_dir = args.results / "runs" / args.run
+    table = pd.read_csv(run_dir / "segmentations.csv")
+    variant, stage = table.variant.iloc[0], table.stage.iloc[0]
+    rows = []
+    for shard in sorted((run_dir / "masks" / variant / stage).glob(f"{args.split}[0-9]*")):
+        stage_dirs = {d.name: d / shard.name for d in (run_dir / "masks" / variant).iterdir()}
+        for path in sorted(shard.glob("*.png")):
+            truth = args.masks_dir / f"{path.stem}_segmentation.png"
+            features = image_features(stage_dirs, stage, path.stem)
+            rows.append({"image_id": path.stem, **features,
+                         "dice": mask_dice(read_mask(path), read_mask(truth))})
+    features = pd.DataFrame(rows)
+    summary = {}
+    print(f"{args.split}: {len(features)} images; | candidate | Spearman ρ | failures in least "
+          "confident 10 % | base rate |\n|---|---|---|---|")
+    for name, values in candidates(features).items():
+        check = confidence_check(features.assign(confidence=values), failure=0.7)
+        summary[name] = check
+        print(f"| {name} | {check['spearman_rho']:.3f} | "
+              f"{check['failure_rate_least_confident']:.2f} | {check['failure_rate_all']:.2f} |")
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,152 @@
+"""Integration: the whole workflow on the collections users bring — masks for some images only,
+none at all, the plain layout with its own class names — on the smallest config that shows it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from conftest import REPO
+from test_workflow import RUN, SNAKEMAKE, documented_columns, run
+from xaicut.demo_data import write_demo_dataset
+from xaicut.export import EXPORT_COLUMNS
+from xaicut.ingest import MASK_DIR
+from xaicut.io import write_csv, write_mask
+
+SMALL = {
+    "split": {"val": 0.2, "test": 0.3},
+    "augment": {"enabled": False},
+    "train": {"input_size": 32, "epochs": 1, "batch_size": 16, "lr": 0.01},
+    "variants": {"plain": {"cbam": False}, "cbam": None},
+    "attribute": {"methods": ["gradcam"], "shard_size": 40, "deletion_fractions": []},
+    "seeding": {"modes": ["consensus", "otsu"]},
+    "segment": {"working_size": 0, "max_iterations": 2},
+    "unet": {"enabled": False},
+}
+N_LESIONS = 50
+
+
+def write_small_config(path: Path, data: Path, results: Path, **sections) -> Path:
+    path.write_text(yaml.safe_dump({**SMALL, **sections, "data_dir": str(data),
+                                    "results_dir": str(results)}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo_release(tmp_path_factory) -> Path:
+    """A small demo release (HAM10000 layout, 64x48 images) with masks for 30 % of its images."""
+    root = tmp_path_factory.mktemp("partial") / "ham"
+    write_demo_dataset(root, N_LESIONS, seed=3, width=64, height=48)
+    masks = sorted((root / MASK_DIR).glob("*.png"))
+    rng = np.random.default_rng(0)
+    for path in rng.permutation(masks)[: int(0.7 * len(masks))]:
+        path.unlink()
+    return root
+
+
+@pytest.fixture(scope="module")
+def partial_run(demo_release, tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("partial_run")
+    run(write_small_config(tmp / "config.yaml", demo_release, tmp / "results"))
+    return tmp / "results"
+
+
+def exported(results: Path, run_name: Path = RUN) -> tuple[pd.DataFrame, list[Path]]:
+    folder = results / run_name / "segmentations"
+    return pd.read_csv(results / run_name / "segmentations.csv"), sorted(folder.iterdir())
+
+
+@pytest.mark.slow
+def test_masks_for_some_images_score_exactly_those_and_export_every_image(partial_run):
+    manifest = pd.read_csv(partial_run / "data" / "manifest.csv")
+    masked = manifest[manifest.has_mask]
+    assert 0 < len(masked) < len(manifest)
+    table, files = exported(partial_run)
+    assert len(table) == len(files) == len(manifest) and set(table.split) == {"train", "val", "test"}
+    assert [f.name for f in files] == [f"{i}_segmentation.png" for i in sorted(manifest.image_id)]
+    assert list(table.columns) == list(EXPORT_COLUMNS)
+    assert table.confidence.between(0, 1).all() and table.area_fraction.between(0, 1).all()
+    sizes = manifest.set_index("image_id")[["height", "width"]]
+    for path in files[:5]:
+        mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        image_id = path.name.removesuffix("_segmentation.png")
+        assert mask.shape == tuple(sizes.loc[image_id]) and set(np.unique(mask)) <= {0, 255}
+    summary = pd.read_csv(partial_run / RUN / "metrics" / "summary.csv")
+    assert (summary.n_images == int((masked.split == "test").sum())).all()
+    by_split = pd.read_csv(partial_run / RUN / "metrics" / "segmentations_by_split.csv")
+    assert by_split.set_index("split").n_images.to_dict() == masked.split.value_counts().to_dict()
+    documented = documented_columns("## 6b.")
+    assert list(by_split.columns) == documented["metrics/segmentations_by_split.csv"]
+    assert list(table.columns) == documented["segmentations.csv"]
+    html = (partial_run / RUN / "report" / "report.html").read_text()
+    assert f"{len(masked)} of {len(manifest)} images have a ground-truth mask; scores use those only" in html
+    assert "least confident" in html
+
+
+@pytest.mark.slow
+def test_no_label_only_output_reads_a_mask(partial_run, demo_release, tmp_path):
+    """Every ground-truth mask replaced by another valid mask (a random ellipse): the exported
+    masks and their table are byte-identical."""
+    swapped = tmp_path / "swapped"
+    shutil.copytree(demo_release, swapped)
+    rng = np.random.default_rng(1)
+    for path in (swapped / MASK_DIR).glob("*.png"):
+        ellipse = np.zeros((48, 64), np.uint8)
+        cv2.ellipse(ellipse, (int(rng.integers(10, 54)), int(rng.integers(10, 38))),
+                    (int(rng.integers(4, 20)), int(rng.integers(4, 15))), 0, 0, 360, 255, -1)
+        write_mask(ellipse > 0, path)
+    results = tmp_path / "results"
+    run(write_small_config(tmp_path / "config.yaml", swapped, results))
+    ours, theirs = exported(results), exported(partial_run)
+    assert ours[0].equals(theirs[0])
+    assert [p.read_bytes() for p in ours[1]] == [p.read_bytes() for p in theirs[1]]
+    assert not pd.read_csv(results / RUN / "metrics" / "summary.csv").equals(
+        pd.read_csv(partial_run / RUN / "metrics" / "summary.csv"))   # the scores did change
+
+
+@pytest.mark.slow
+def test_a_plain_collection_without_masks_runs_end_to_end(demo_release, tmp_path):
+    """The plain layout (images/ + metadata.csv with a 'diagnosis' column of non-HAM names), no
+    masks folder: every image exported, nothing scored, the report says why."""
+    plain = tmp_path / "plain"
+    meta = pd.read_csv(demo_release / "HAM10000_metadata.csv")
+    names = {"nv": "naevus", "mel": "melanoma"}
+    for image_id in meta.image_id:
+        (plain / "images").mkdir(parents=True, exist_ok=True)
+        shutil.copy(demo_release / "HAM10000_images_part_1" / f"{image_id}.jpg", plain / "images")
+    write_csv(pd.DataFrame({"image_id": meta.image_id,
+                            "diagnosis": [names.get(dx, "other") for dx in meta.dx]}),
+              plain / "metadata.csv")
+    results = tmp_path / "results"
+    run(write_small_config(tmp_path / "config.yaml", plain, results, label_column="diagnosis"))
+    table, files = exported(results)
+    assert len(table) == len(files) == len(meta)
+    assert set(table.dx) == {"naevus", "melanoma", "other"}
+    assert set(table.predicted_dx) <= {"naevus", "melanoma", "other"}
+    checkpoint = torch.load(results / "train" / "plain" / "model.pt", weights_only=True)
+    assert checkpoint["classes"] == ["melanoma", "naevus", "other"]
+    assert not (results / RUN / "metrics").exists() and not (results / "thresholds").exists()
+    html = (results / RUN / "report" / "report.html").read_text()
+    assert f"None of the {len(meta)} images has a ground-truth mask" in html
+
+
+@pytest.mark.slow
+def test_masks_required_on_a_folder_without_masks_stops_before_training(demo_release, tmp_path):
+    bare = tmp_path / "bare"
+    shutil.copytree(demo_release, bare, ignore=shutil.ignore_patterns(MASK_DIR))
+    results = tmp_path / "results"
+    config = write_small_config(tmp_path / "config.yaml", bare, results, masks="required")
+    proc = subprocess.run([*SNAKEMAKE, "--configfile", str(config)], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    log = (results / "logs" / "ingest.log").read_text()
+    assert "masks folder not found, and the setting masks: required" in log
+    assert not (results / "data" / "manifest.csv").exists() and not (results / "train").exists()

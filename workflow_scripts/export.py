@@ -1,0 +1,24 @@
+"""Rule export: the segmentations folder and table of the main or an external dataset."""
+
+import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
+
+from pathlib import Path
+
+import pandas as pd
+
+from xaicut.classes import class_names
+from xaicut.export import ExportPlan, export_segmentations
+from xaicut.logs import setup_logging
+from xaicut.shards import shard_rows
+
+setup_logging(snakemake.log[0])
+params = snakemake.params
+manifest = pd.read_csv(snakemake.input.manifest, keep_default_na=False)
+main_manifest = pd.read_csv(snakemake.input.get("classes", snakemake.input.manifest))
+plan = ExportPlan(params.variant, params.stage,
+                  tuple(s for s in params.stages if s != params.stage),
+                  params.method, tuple(class_names(main_manifest.dx)))
+shards = [Path(p).name for p in snakemake.input.maps]
+export_segmentations({sh: shard_rows(manifest, sh, params.shard_size) for sh in shards},
+                     params.run_masks, params.attribution, snakemake.input.segment, plan,
+                     out_dir=snakemake.output.folder, out_csv=snakemake.output.table)
