@@ -21,8 +21,6 @@ include: "rules/study.smk"
 include: "rules/segment.smk"
 include: "rules/unet.smk"
 include: "rules/evaluate.smk"
-
-
 include: "rules/export.smk"
 
 
@@ -31,4 +29,7 @@ rule all:
     input:
         RUN / "report" / "report.html",
         RUN / "segmentations.csv",
-        expand(RUN / "external" / "{dataset}" / "segmentations.csv", dataset=list(EXTERNAL)),
+        expand(
+            RUN / "external" / "{dataset}" / "segmentations.csv",
+            dataset=list(EXTERNAL),
+        ),

@@ -90,7 +90,8 @@ def has_masks(*splits, dataset=""):
 
 def study_runs():
     """The threshold study needs validation or test images with a mask; auto needs validation
-    masks (a config that asks for it on a collection without stops here, naming the setting)."""
+    masks (a config that asks for it on a collection without stops here, naming the setting).
+    """
     if config["fuse"]["threshold_method"] == "auto" and not has_masks("val"):
         raise WorkflowError(
             "fuse.threshold_method: auto chooses each map's threshold on validation masks, and "
@@ -238,7 +239,9 @@ def export_inputs(wildcards):
             for sh in shards
         ],
         "maps": [str(RESULTS / "attribution" / EXPORT_VARIANT / sh) for sh in shards],
-        "segment": [str(RUN / "segment" / EXPORT_VARIANT / f"{sh}.csv") for sh in shards],
+        "segment": [
+            str(RUN / "segment" / EXPORT_VARIANT / f"{sh}.csv") for sh in shards
+        ],
     }
 
 
@@ -280,7 +283,9 @@ MODEL_TABLES = {
 def model_tables(wildcards):
     """Per-variant tables the report reads: classifier, threshold study (when masks allow it),
     faithfulness."""
-    folders = {f: n for f, n in MODEL_TABLES.items() if f != "thresholds" or study_runs()}
+    folders = {
+        f: n for f, n in MODEL_TABLES.items() if f != "thresholds" or study_runs()
+    }
     return [
         str(RESULTS / folder / v / name)
         for v in VARIANTS

@@ -22,7 +22,7 @@ def test_thresholds():
     assert binarise_map(bimodal, "otsu").sum() == 25
     assert not binarise_map(np.full((3, 3), 0.4), "otsu").any()
     with pytest.raises(ValueError, match="unknown threshold"):
-        binarise_map(values, "mean")
+        binarise_map(values, "median")
 
 
 def test_fusion_modes():

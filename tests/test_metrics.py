@@ -48,7 +48,7 @@ def test_evaluate_results_tables(tmp_path):
     truth = np.zeros((10, 10), bool)
     truth[2:8, 2:8] = True
     manifest = pd.DataFrame({"image_id": ["a", "b"], "dx": ["nv", "mel"],
-                             "mask_path": [str(tmp_path / "gt.png")] * 2})
+                             "mask_path": [str(tmp_path / "gt.png")] * 2, "has_mask": True})
     write_mask(truth, tmp_path / "gt.png")
     write_mask(truth, tmp_path / "masks/cbam/graphcut/shard000/a.png")
     write_mask(np.zeros_like(truth), tmp_path / "masks/cbam/graphcut/shard000/b.png")

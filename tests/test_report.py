@@ -93,7 +93,7 @@ def write_tables(root: Path, paths: dict[str, tuple[Path, Path]]) -> None:
     write_csv(pd.DataFrame([
         {"image_id": i, "lesion_id": f"HAM_{k:07d}", "dx": IMAGES[i][0],
          "label": CLASSES.index(IMAGES[i][0]), "split": "test", "image_path": str(paths[i][0]),
-         "mask_path": str(paths[i][1]), "width": WIDTH, "height": HEIGHT}
+         "mask_path": str(paths[i][1]), "has_mask": True, "width": WIDTH, "height": HEIGHT}
         for k, i in enumerate(ids)
     ]), root / "data" / "manifest.csv")
     write_csv(pd.DataFrame([{"image_id": "ISIC_0099999", "file": "/data/ISIC_0099999.jpg",

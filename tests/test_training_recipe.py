@@ -36,11 +36,11 @@ def test_balanced_sampler_draws_every_class_about_equally_often():
 
 def test_class_weights_are_inverse_frequency_with_mean_one_per_image():
     labels = [0] * 6 + [1] * 3 + [3] * 1
-    loss = training_loss(labels, train_settings(class_weights=True))
+    loss = training_loss(labels, train_settings(class_weights=True), 7)
     weight = loss.weight.numpy()
     assert weight[2] == 0 and weight[0] * 6 == pytest.approx(weight[1] * 3) == pytest.approx(weight[3])
     assert (weight[labels]).mean() == pytest.approx(1.0)
-    assert training_loss(labels, train_settings()).weight is None
+    assert training_loss(labels, train_settings(), 7).weight is None
 
 
 def test_online_augmentation_keeps_shape_and_is_seeded():
