@@ -61,7 +61,7 @@ def partial_run(demo_release, tmp_path_factory) -> Path:
 
 def exported(results: Path, run_name: Path = RUN) -> tuple[pd.DataFrame, list[Path]]:
     folder = results / run_name / "segmentations"
-    return pd.read_csv(results / run_name / "segmentations.csv"), sorted(folder.iterdir())
+    return pd.read_csv(results / run_name / "segmentations.csv"), sorted(folder.glob("*.png"))
 
 
 @pytest.mark.slow
