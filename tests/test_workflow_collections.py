@@ -147,6 +147,5 @@ def test_masks_required_on_a_folder_without_masks_stops_before_training(demo_rel
     proc = subprocess.run([*SNAKEMAKE, "--configfile", str(config)], cwd=REPO,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode != 0
-    log = (results / "logs" / "ingest.log").read_text()
-    assert "masks folder not found, and the setting masks: required" in log
+    assert "masks folder not found, and the setting masks: required" in proc.stdout + proc.stderr
     assert not (results / "data" / "manifest.csv").exists() and not (results / "train").exists()
