@@ -1,6 +1,7 @@
 # Shared helpers: config validation, result paths, shard lists, GPU resources.
 
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,6 @@ from xaicut.config import (
     variant_names,
     variant_train_settings,
 )
-from xaicut.model import check_pretrained_weights
 from xaicut.shards import (
     DATASET_PATTERN,
     SHARD_PATTERN,
@@ -27,14 +27,20 @@ from xaicut.shards import (
 validate(config, "../schemas/config.schema.yaml")
 check_consistency(config)
 VARIANTS = variant_names(config)
-# A bad weights file stops the run now, not after ingest.
-for settings in (variant_train_settings(config, v) for v in VARIANTS):
-    if settings["pretrained_weights"]:
-        check_pretrained_weights(settings["pretrained_weights"], settings["arch"])
 UNET = config["unet"]["enabled"]
 UNET_WEIGHTS = config["unet"]["pretrained_weights"]
-if UNET and UNET_WEIGHTS:
-    check_pretrained_weights(UNET_WEIGHTS, config["unet"]["encoder"])
+# A bad weights file stops the run now, not after ingest. Only a config naming weights imports
+# torch here: every other DAG build stays free of it.
+WEIGHTS = [
+    (s["pretrained_weights"], s["arch"])
+    for s in (variant_train_settings(config, v) for v in VARIANTS)
+    if s["pretrained_weights"]
+] + ([(UNET_WEIGHTS, config["unet"]["encoder"])] if UNET and UNET_WEIGHTS else [])
+if WEIGHTS:
+    from xaicut.model import check_pretrained_weights
+
+    for weights, arch in WEIGHTS:
+        check_pretrained_weights(weights, arch)
 
 RESULTS = Path(config["results_dir"])
 # Outputs from fuse on depend on cheap parameters: keyed by run name, side by side.
@@ -59,14 +65,25 @@ def gpu_resources():
     return {"gpu": 1} if config["device"] == "cuda" else {}
 
 
+@lru_cache(maxsize=16)
+def _read_manifest(path, modified):
+    """A manifest CSV, read once per version (``modified``: its mtime); callers must not
+    modify the frame."""
+    return pd.read_csv(path)
+
+
+def _manifest(path):
+    return _read_manifest(str(path), Path(path).stat().st_mtime_ns)
+
+
 def main_manifest():
     """The main dataset's manifest (known once the ingest checkpoint has run)."""
-    return pd.read_csv(checkpoints.ingest.get().output.manifest)
+    return _manifest(checkpoints.ingest.get().output.manifest)
 
 
 def external_manifest(dataset):
     """The manifest of external dataset ``dataset`` (once its ingest checkpoint has run)."""
-    return pd.read_csv(checkpoints.ingest_external.get(dataset=dataset).output.manifest)
+    return _manifest(checkpoints.ingest_external.get(dataset=dataset).output.manifest)
 
 
 def shards_of(split):
@@ -280,15 +297,26 @@ MODEL_TABLES = {
 }
 
 
-def model_tables(wildcards):
-    """Per-variant tables the report reads: classifier, threshold study (when masks allow it),
-    faithfulness."""
-    folders = {
-        f: n for f, n in MODEL_TABLES.items() if f != "thresholds" or study_runs()
-    }
+def _variant_tables(folders):
+    """Paths of the per-variant tables ``{folder: [file names]}`` for every variant."""
     return [
         str(RESULTS / folder / v / name)
         for v in VARIANTS
         for folder, names in folders.items()
         for name in names
     ]
+
+
+def model_tables(wildcards):
+    """Per-variant tables the report always reads: classifier and faithfulness. No checkpoint
+    is consulted, so a dry run before ingest already plans the training."""
+    return _variant_tables({f: n for f, n in MODEL_TABLES.items() if f != "thresholds"})
+
+
+def study_tables(wildcards):
+    """The threshold study's tables, when masks allow the study (after the ingest checkpoint)."""
+    return (
+        _variant_tables({"thresholds": MODEL_TABLES["thresholds"]})
+        if study_runs()
+        else []
+    )

@@ -44,6 +44,7 @@ rule report:
     input:
         unpack(evaluation_tables),
         model_tables,
+        study_tables,
         export_scores,
         external=external_summaries,
         manifest=RESULTS / "data" / "manifest.csv",

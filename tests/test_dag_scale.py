@@ -73,25 +73,27 @@ def test_paper_config_dag_on_10015_images(tmp_path):
     assert len(pd.read_csv(data / "HAM10000_metadata.csv")) == 10015
     snakemake(results, data, "--until", "ingest")  # the checkpoint fixes the shards
     manifest = pd.read_csv(results / "data" / "manifest.csv")
-    n_val, n_test = (int((manifest.split == s).sum()) for s in ("val", "test"))
+    n_train, n_val, n_test = (int((manifest.split == s).sum()) for s in ("train", "val", "test"))
     assert abs(n_test - 1803) <= 40 and abs(n_val - 202) <= 40, (n_val, n_test)
 
     start = time.perf_counter()
     jobs = job_counts(snakemake(results, data, "--dry-run"))
     seconds = time.perf_counter() - start
     assert seconds < 30, f"DAG of the paper config took {seconds:.1f} s"
-    val_shards, test_shards = -(-n_val // 100), -(-n_test // 100)
+    train_shards, val_shards, test_shards = (-(-n // 100) for n in (n_train, n_val, n_test))
     variants = 2  # ResNet152 with and without CBAM
-    assert jobs["attribute"] == variants * (val_shards + test_shards)
-    assert jobs["fuse"] == jobs["segment"] == variants * test_shards
+    # Every variant is scored on test and studied on val; the exported one segments every split.
+    assert jobs["attribute"] == variants * (val_shards + test_shards) + train_shards
+    assert jobs["fuse"] == jobs["segment"] == variants * test_shards + train_shards + val_shards
     assert jobs["unet"] == test_shards
     for per_variant in ("train_member", "train", "threshold_study", "faithfulness"):
         assert jobs[per_variant] == variants, per_variant
-    for single in ("augment", "train_unet", "evaluate", "report"):
+    for single in ("augment", "train_unet", "evaluate", "export", "score_segmentations", "report"):
         assert jobs[single] == 1, single
-    assert sum(jobs.values()) < 200  # 10,015 images, two models: about a hundred jobs
+    assert sum(jobs.values()) < 500  # 10,015 images, two models: 400 jobs (shards, not images)
 
     bigger = job_counts(snakemake(results, data, "--dry-run", shard_size=400))
-    assert bigger["attribute"] == variants * (-(-n_val // 400) + -(-n_test // 400))
-    assert bigger["segment"] == variants * -(-n_test // 400)
+    bigger_shards = {s: -(-n // 400) for s, n in zip(("train", "val", "test"), (n_train, n_val, n_test))}
+    assert bigger["attribute"] == variants * (bigger_shards["val"] + bigger_shards["test"]) + bigger_shards["train"]
+    assert bigger["segment"] == variants * bigger_shards["test"] + bigger_shards["train"] + bigger_shards["val"]
     print(f"DAG build (dry run) {seconds:.1f} s; jobs {jobs}")

@@ -44,7 +44,8 @@ SLURM_TINY = {"threads": 1, "attribute": {**TINY["attribute"], "shard_size": 16}
               "variants": {"cbam": None}}   # one classifier: the scheduling is what is tested
 # Every rule but `all` (a local rule) runs as a SLURM job.
 CLUSTER_RULES = {"demo_data", "ingest", "augment", "train_member", "train", "attribute", "threshold_study",
-                 "faithfulness", "fuse", "segment", "train_unet", "unet", "evaluate", "report"}
+                 "faithfulness", "fuse", "segment", "train_unet", "unet", "evaluate", "score_segmentations",
+                 "export", "report"}
 GPU_RULES = {"train_member", "train", "attribute", "train_unet", "unet"}
 """Rules that ask for a GPU with device: cuda."""
 STAGES = ["gradcam", "shap", "fused", "otsu", "graphcut", "graphcut_trimap_otsu", "graphcut_and",
