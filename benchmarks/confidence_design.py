@@ -44,7 +44,7 @@ def candidates(features: pd.DataFrame) -> dict[str, pd.Series]:
     cuts = agree.filter(like="dice_graphcut")
     maps = agree.drop(columns=[*cuts.columns, "dice_otsu"])
     inside = 1.0 - features.border
-    found = ~features.empty
+    found = ~features["empty"]  # (not .empty: a DataFrame attribute)
     raw = {
         "mean agreement, all masks": agree.mean(axis=1),
         "agreement with otsu": agree["dice_otsu"],

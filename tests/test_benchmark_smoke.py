@@ -1,5 +1,6 @@
 """Smoke tests of the benchmarks: graphcut_vs_grabcut.py on two full-resolution sample images,
-attribution_levers.py's scoring on synthetic maps."""
+attribution_levers.py's scoring on synthetic maps; the segmentation scoring, confidence design
+and map threshold rule benchmarks on miniature runs."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import importlib
 import json
 
 import numpy as np
+import pandas as pd
 
 from conftest import REPO
 
@@ -50,3 +52,83 @@ def test_attribution_levers_scores_cuts_regions_and_references(monkeypatch):
     refs = levers.reference_dice([truth])
     assert refs["all_lesion"] == 2 * truth.sum() / (truth.size + truth.sum())
     assert refs["all_lesion"] < refs["centred_ellipse"] < 1.0
+
+
+def _rectangle(shift: int = 0, shape: tuple[int, int] = (40, 50)) -> np.ndarray:
+    """A bool lesion rectangle, moved right by ``shift`` pixels."""
+    mask = np.zeros(shape, dtype=bool)
+    mask[10:30, 12 + shift:38 + shift] = True
+    return mask
+
+
+def _write_run(tmp_path, n_images: int = 20):
+    """A finished run in miniature: ground truth, exported masks (every other image wrong, and
+    less confident), the stage masks of the val shard and a segmentations table."""
+    from xaicut.export import exported_mask_name
+    from xaicut.io import write_mask
+
+    masks_dir, run_dir = tmp_path / "truth", tmp_path / "results" / "runs" / "default"
+    rows = []
+    for i in range(n_images):
+        image_id, good, split = f"ISIC_{i:07d}", i % 2 == 0, ("val", "test")[i % 4 >= 2]
+        exported = _rectangle(0 if good else 11)
+        write_mask(_rectangle(), masks_dir / f"{image_id}_segmentation.png")
+        write_mask(exported, run_dir / "segmentations" / exported_mask_name(image_id))
+        stages = {"graphcut": exported, "graphcut_and": _rectangle(1), "otsu": _rectangle(),
+                  "eigencam_signed": _rectangle(2)}
+        for stage, mask in stages.items():
+            write_mask(mask, run_dir / "masks" / "plain" / stage / f"{split}000" / f"{image_id}.png")
+        rows.append({"image_id": image_id, "dx": "nv", "split": split, "variant": "plain",
+                     "stage": "graphcut", "confidence": 0.9 if good else 0.2 + 0.01 * i})
+    pd.DataFrame(rows).to_csv(run_dir / "segmentations.csv", index=False)
+    return masks_dir, run_dir
+
+
+def test_score_segmentations_benchmark_scores_splits_and_confidence(monkeypatch, tmp_path, capsys):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    bench = importlib.import_module("score_segmentations")
+    masks_dir, run_dir = _write_run(tmp_path)
+    bench.main([str(masks_dir), str(run_dir)])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert list(result) == ["val", "test", "all"]
+    assert result["all"]["n_images"] == 20 and result["val"]["n_images"] == 10
+    good, bad = 1.0, 2 * 15 * 20 / (2 * 26 * 20)         # a rectangle moved by 11 of its 26 px
+    assert abs(result["all"]["dice_mean"] - (good + bad) / 2) < 1e-9
+    assert result["all"]["dice_ci_low"] < result["all"]["dice_mean"] < result["all"]["dice_ci_high"]
+    assert result["all"]["spearman_rho"] > 0.8
+    assert result["all"]["failure_rate_least_confident"] == 1.0
+    assert result["all"]["failure_rate_all"] == 0.5
+
+
+def test_confidence_design_ranks_candidates_on_the_chosen_split(monkeypatch, tmp_path, capsys):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    bench = importlib.import_module("confidence_design")
+    masks_dir, run_dir = _write_run(tmp_path)
+    bench.main([str(masks_dir), str(run_dir.parents[1]), "--split", "val"])
+    output = capsys.readouterr().out
+    assert output.startswith("val: 10 images")
+    summary = json.loads(output.strip().splitlines()[-1])
+    assert summary["agreement with otsu"]["spearman_rho"] > 0.8
+    assert summary["mean agreement, all masks x (1 - border)"]["failure_rate_least_confident"] == 1.0
+
+
+def test_map_threshold_rules_scores_label_free_rules_and_auto(monkeypatch, tmp_path, capsys):
+    from xaicut.attribution_store import AttributionMap, attribution_path, write_attribution
+    from xaicut.io import write_mask
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    bench = importlib.import_module("map_threshold_rules")
+    results, masks_dir = tmp_path / "results", tmp_path / "truth"
+    for i, split in enumerate(["val", "val", "test", "test"]):
+        image_id, truth = f"ISIC_{i:07d}", _rectangle()
+        write_mask(truth, masks_dir / f"{image_id}_segmentation.png")
+        values = (truth * 0.6 + 0.2).astype(np.float32)       # lesion 0.8, skin 0.2
+        shard = results / "attribution" / "plain" / f"{split}000"
+        write_attribution(AttributionMap(image_id, "gradcam", values, 0, "nv", 0, 0.9, 0, "x" * 64),
+                          attribution_path(shard, image_id, "gradcam"))
+    bench.main([str(results), "plain", str(masks_dir), "--methods", "gradcam"])
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["gradcam"]
+    assert summary["otsu"] == {"val": 1.0, "test": 1.0}
+    assert summary["0.5"] == {"val": 1.0, "test": 1.0}
+    assert summary["0.1"]["val"] < 1.0                    # every pixel above the cut
+    assert any(name.startswith("auto (") and scores["val"] == 1.0 for name, scores in summary.items())
