@@ -3,8 +3,9 @@ ranks the exported masks' true Dice best?
 
 For every image of ``--split`` (the validation split: the design must not see the test split)
 in a finished run, the exported mask is compared with the run's other masks of the image
-(``runs/<run>/masks/<variant>/<stage>/<shard>/``): each candidate below is a label-free score,
-and its Spearman ρ with the image's true Dice (masks from ``MASKS_DIR``) and the failure rate
+(``runs/<run>/masks/<variant>/<stage>/<shard>/``) and measured on its image (solidity, colour
+separation: ``xaicut.confidence``): each candidate below is a label-free score, and its
+Spearman ρ with the image's true Dice (masks from ``MASKS_DIR``) and the failure rate
 (Dice < 0.7) of its least confident tenth are printed. The last line is one JSON object
 ``{candidate: {"spearman_rho", "failure_rate_least_confident", "failure_rate_all"}}``.
 
@@ -25,17 +26,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from score_segmentations import confidence_check  # noqa: E402
-from xaicut.confidence import border_contact, mask_dice  # noqa: E402
-from xaicut.io import read_mask  # noqa: E402
+from xaicut.confidence import (  # noqa: E402
+    border_contact,
+    colour_separation,
+    mask_dice,
+    segmentation_confidence,
+    solidity,
+)
+from xaicut.io import read_mask, read_rgb  # noqa: E402
 
 
-def image_features(stage_dirs: dict[str, Path], stage: str, image_id: str) -> dict[str, float]:
-    """Agreement of the exported ``stage`` mask with each other stage, its border contact and
-    area."""
+def image_features(stage_dirs: dict[str, Path], stage: str, image_id: str,
+                   image_path: str) -> dict[str, float]:
+    """Agreement of the exported ``stage`` mask with each other stage, its border contact,
+    area, solidity and colour separation on its image, and the shipped confidence."""
     mask = read_mask(stage_dirs[stage] / f"{image_id}.png")
+    image = read_rgb(image_path)
     others = {s: read_mask(d / f"{image_id}.png") for s, d in stage_dirs.items() if s != stage}
     return {**{f"dice_{s}": mask_dice(mask, other) for s, other in others.items()},
-            "border": border_contact(mask), "area": float(mask.mean()), "empty": not mask.any()}
+            "border": border_contact(mask), "area": float(mask.mean()), "empty": not mask.any(),
+            "solidity": solidity(mask), "separation": colour_separation(image, mask),
+            "shipped": segmentation_confidence(mask, image)}
 
 
 def candidates(features: pd.DataFrame) -> dict[str, pd.Series]:
@@ -54,6 +65,8 @@ def candidates(features: pd.DataFrame) -> dict[str, pd.Series]:
     }
     scored = {name: values * found for name, values in raw.items()}
     scored |= {f"{name} x (1 - border)": values * inside for name, values in scored.items()}
+    scored |= {"solidity": features.solidity, "colour separation": features.separation,
+               "solidity x tanh(separation) (shipped)": features.shipped}
     return scored
 
 
@@ -66,13 +79,14 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     run_dir = args.results / "runs" / args.run
     table = pd.read_csv(run_dir / "segmentations.csv")
+    images = pd.read_csv(args.results / "data" / "manifest.csv", index_col="image_id").image_path
     variant, stage = table.variant.iloc[0], table.stage.iloc[0]
     rows = []
     for shard in sorted((run_dir / "masks" / variant / stage).glob(f"{args.split}[0-9]*")):
         stage_dirs = {d.name: d / shard.name for d in (run_dir / "masks" / variant).iterdir()}
         for path in sorted(shard.glob("*.png")):
             truth = args.masks_dir / f"{path.stem}_segmentation.png"
-            features = image_features(stage_dirs, stage, path.stem)
+            features = image_features(stage_dirs, stage, path.stem, images[path.stem])
             rows.append({"image_id": path.stem, **features,
                          "dice": mask_dice(read_mask(path), read_mask(truth))})
     features = pd.DataFrame(rows)

@@ -11,7 +11,6 @@ from snakemake.utils import validate
 from xaicut.config import (
     check_consistency,
     export_variant,
-    mask_stages,
     variant_names,
     variant_train_settings,
 )
@@ -246,15 +245,11 @@ def external_summaries(wildcards):
 
 
 def export_inputs(wildcards):
-    """What export reads for one dataset: the exported variant's masks of every stage and its
-    attribution maps and graph-cut tables, per segmented shard."""
+    """What export reads for one dataset: the exported variant's masks of the exported stage,
+    its attribution maps and graph-cut tables, per segmented shard."""
     shards = dataset_shards(getattr(wildcards, "dataset", ""))
     return {
-        "masks": [
-            str(RUN / "masks" / EXPORT_VARIANT / s / sh)
-            for s in mask_stages(config)
-            for sh in shards
-        ],
+        "masks": [str(RUN / "masks" / EXPORT_VARIANT / EXPORT_STAGE / sh) for sh in shards],
         "maps": [str(RESULTS / "attribution" / EXPORT_VARIANT / sh) for sh in shards],
         "segment": [
             str(RUN / "segment" / EXPORT_VARIANT / f"{sh}.csv") for sh in shards

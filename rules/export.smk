@@ -21,7 +21,6 @@ rule export:
     params:
         variant=EXPORT_VARIANT,
         stage=EXPORT_STAGE,
-        stages=mask_stages(config),
         method=config["attribute"]["methods"][0],
         shard_size=config["attribute"]["shard_size"],
         run_masks=RUN / "masks",

@@ -65,14 +65,17 @@ def _write_run(tmp_path, n_images: int = 20):
     """A finished run in miniature: ground truth, exported masks (every other image wrong, and
     less confident), the stage masks of the val shard and a segmentations table."""
     from xaicut.export import exported_mask_name
-    from xaicut.io import write_mask
+    from xaicut.io import write_image, write_mask
 
     masks_dir, run_dir = tmp_path / "truth", tmp_path / "results" / "runs" / "default"
-    rows = []
+    rows, images = [], []
     for i in range(n_images):
         image_id, good, split = f"ISIC_{i:07d}", i % 2 == 0, ("val", "test")[i % 4 >= 2]
         exported = _rectangle(0 if good else 11)
         write_mask(_rectangle(), masks_dir / f"{image_id}_segmentation.png")
+        image_path = tmp_path / "images" / f"{image_id}.png"
+        write_image(np.dstack([np.where(_rectangle(), 90, 200).astype(np.uint8)] * 3), image_path)
+        images.append({"image_id": image_id, "image_path": str(image_path)})
         write_mask(exported, run_dir / "segmentations" / exported_mask_name(image_id))
         stages = {"graphcut": exported, "graphcut_and": _rectangle(1), "otsu": _rectangle(),
                   "eigencam_signed": _rectangle(2)}
@@ -81,6 +84,8 @@ def _write_run(tmp_path, n_images: int = 20):
         rows.append({"image_id": image_id, "dx": "nv", "split": split, "variant": "plain",
                      "stage": "graphcut", "confidence": 0.9 if good else 0.2 + 0.01 * i})
     pd.DataFrame(rows).to_csv(run_dir / "segmentations.csv", index=False)
+    (run_dir.parents[1] / "data").mkdir()
+    pd.DataFrame(images).to_csv(run_dir.parents[1] / "data" / "manifest.csv", index=False)
     return masks_dir, run_dir
 
 
@@ -110,6 +115,7 @@ def test_confidence_design_ranks_candidates_on_the_chosen_split(monkeypatch, tmp
     summary = json.loads(output.strip().splitlines()[-1])
     assert summary["agreement with otsu"]["spearman_rho"] > 0.8
     assert summary["mean agreement, all masks x (1 - border)"]["failure_rate_least_confident"] == 1.0
+    assert summary["solidity x tanh(separation) (shipped)"]["spearman_rho"] > 0.8
 
 
 def test_map_threshold_rules_scores_label_free_rules_and_auto(monkeypatch, tmp_path, capsys):

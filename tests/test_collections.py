@@ -13,7 +13,13 @@ import pytest
 from conftest import write_tiny_release
 from xaicut.attribution_store import AttributionMap, attribution_path, write_attribution
 from xaicut.classes import class_names
-from xaicut.confidence import border_contact, mask_dice, segmentation_confidence
+from xaicut.confidence import (
+    border_contact,
+    colour_separation,
+    mask_dice,
+    segmentation_confidence,
+    solidity,
+)
 from xaicut.export import EXPORT_COLUMNS, ExportPlan, export_segmentations, exported_mask_name
 from xaicut.ingest import MASK_DIR, DatasetError, ingest_release
 from xaicut.io import read_mask, write_csv, write_image, write_mask
@@ -101,36 +107,51 @@ def disc(shape=(40, 60), centre=(20, 30), radius=10) -> np.ndarray:
     return (rows - centre[0]) ** 2 + (cols - centre[1]) ** 2 < radius ** 2
 
 
-def test_confidence_is_high_when_the_evidence_agrees_and_low_when_it_does_not():
-    mask = disc()
-    agreeing = segmentation_confidence(mask, {"otsu": disc(radius=11), "fused": disc(radius=9)})
-    scattered = segmentation_confidence(mask, {"otsu": disc(centre=(10, 10)),
-                                               "fused": np.zeros_like(mask)})
-    assert agreeing > 0.85 and scattered < 0.3
-    assert segmentation_confidence(np.zeros_like(mask), {"otsu": mask}) == 0.0
-    assert mask_dice(mask, mask) == 1.0 and mask_dice(mask, ~mask) == 0.0
+def lesion_image(mask: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Noisy skin (RGB 200, 160, 140) with a brown lesion (110, 70, 50) where ``mask`` holds."""
+    rng = np.random.default_rng(seed)
+    image = np.where(mask[..., None], [110, 70, 50], [200, 160, 140]) + rng.normal(0, 8, (*mask.shape, 3))
+    return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def test_a_mask_that_runs_into_the_border_loses_confidence():
-    full = np.ones((40, 60), bool)
-    assert border_contact(full) == 1.0 and border_contact(disc()) == 0.0
-    half = disc(centre=(20, 2), radius=15)
-    assert segmentation_confidence(half, {"otsu": half}) < segmentation_confidence(disc(), {"otsu": disc()})
+def test_confidence_is_high_for_a_compact_distinct_lesion_and_low_otherwise():
+    lesion = disc()
+    image = lesion_image(lesion)
+    good = segmentation_confidence(lesion, image)
+    leaky = lesion.copy()
+    leaky[19:21, :] = True                          # the cut runs out along a hair: not convex
+    skin = disc(centre=(20, 52), radius=6) & ~lesion  # skin-coloured pixels only
+    assert good > 0.9
+    assert segmentation_confidence(leaky, image) < 0.8 * good
+    assert segmentation_confidence(skin, image) < 0.5
+    assert segmentation_confidence(np.zeros_like(lesion), image) == 0.0
+    assert segmentation_confidence(np.ones_like(lesion), image) == 0.0
+
+
+def test_confidence_cues_and_mask_helpers():
+    lesion = disc()
+    assert solidity(lesion) == pytest.approx(1.0, abs=0.05) and solidity(np.zeros_like(lesion)) == 0.0
+    assert colour_separation(lesion_image(lesion), lesion) > 3.0
+    assert colour_separation(np.full((*lesion.shape, 3), 128, np.uint8), lesion) == pytest.approx(0.0, abs=1e-9)
+    assert mask_dice(lesion, lesion) == 1.0 and mask_dice(lesion, ~lesion) == 0.0
+    assert border_contact(np.ones((40, 60), bool)) == 1.0 and border_contact(lesion) == 0.0
 
 
 def test_export_writes_one_named_mask_per_image_and_the_table(tmp_path):
     rows = pd.DataFrame({"image_id": ["ISIC_1", "ISIC_2"], "dx": ["mel", ""],
-                         "split": ["test", "test"], "label": [1, -1]})
-    for stage, radius in (("graphcut", 10), ("otsu", 11), ("fused", 8)):
-        for image_id in rows.image_id:
-            write_mask(disc(radius=radius), tmp_path / "masks" / "v" / stage / "test000" / f"{image_id}.png")
+                         "split": ["test", "test"], "label": [1, -1],
+                         "image_path": [str(tmp_path / "images" / f"ISIC_{i}.png") for i in (1, 2)]})
+    for path in rows.image_path:
+        write_image(lesion_image(disc()), path)
+    for image_id in rows.image_id:
+        write_mask(disc(), tmp_path / "masks" / "v" / "graphcut" / "test000" / f"{image_id}.png")
     for image_id, predicted in (("ISIC_1", 1), ("ISIC_2", 0)):
         write_attribution(AttributionMap(image_id, "gradcam", np.zeros((40, 60), np.float32), 1,
                                          "mel", predicted, 0.75, 1, "sha"),
                           attribution_path(tmp_path / "maps" / "v" / "test000", image_id, "gradcam"))
     write_csv(pd.DataFrame({"image_id": ["ISIC_1", "ISIC_2"], "stage": "graphcut",
                             "status": ["ok", "small_seed"]}), tmp_path / "status.csv")
-    plan = ExportPlan("v", "graphcut", ("otsu", "fused"), "gradcam", ("bcc", "mel"))
+    plan = ExportPlan("v", "graphcut", "gradcam", ("bcc", "mel"))
     table = export_segmentations({"test000": rows}, tmp_path / "masks", tmp_path / "maps",
                                  [tmp_path / "status.csv"], plan, tmp_path / "out",
                                  tmp_path / "out.csv")
@@ -141,4 +162,4 @@ def test_export_writes_one_named_mask_per_image_and_the_table(tmp_path):
     assert table.status.tolist() == ["ok", "small_seed"]
     assert table.predicted_dx.tolist() == ["mel", "bcc"]
     assert table.area_fraction.iloc[0] == pytest.approx(disc().mean(), abs=1e-6)
-    assert 0.7 < table.confidence.iloc[0] < 1.0
+    assert 0.9 < table.confidence.iloc[0] <= 1.0

@@ -15,9 +15,8 @@ setup_logging(snakemake.log[0])
 params = snakemake.params
 manifest = pd.read_csv(snakemake.input.manifest, keep_default_na=False)
 main_manifest = pd.read_csv(snakemake.input.get("classes", snakemake.input.manifest))
-plan = ExportPlan(params.variant, params.stage,
-                  tuple(s for s in params.stages if s != params.stage),
-                  params.method, tuple(class_names(main_manifest.dx)))
+plan = ExportPlan(params.variant, params.stage, params.method,
+                  tuple(class_names(main_manifest.dx)))
 shards = [Path(p).name for p in snakemake.input.maps]
 export_segmentations({sh: shard_rows(manifest, sh, params.shard_size) for sh in shards},
                      params.run_masks, params.attribution, snakemake.input.segment, plan,

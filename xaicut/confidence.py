@@ -1,19 +1,24 @@
-"""Label-free confidence of one segmentation: how much the pipeline's own evidence agrees.
+"""Label-free confidence of one segmentation: does the mask look like a lesion the image shows?
 
-No ground truth enters. For an exported mask ``M`` of an image, the pipeline has already made
-other masks of the same image from partly independent evidence: the Otsu lesion (image colour
-only), the attribution maps' fused mask (classifier only) and the graph cuts of the other seed
-modes. Where they agree with ``M``, ``M`` is rarely wrong; where they scatter, or ``M`` runs
-into the image border (a lesion cut off by the frame, or skin and vignette taken for lesion),
-it often is. :func:`segmentation_confidence` turns this into one number in [0, 1]; the design
-was chosen on the validation split and read once on the test split (``docs/real-data.md``).
+No ground truth enters. Two cues from the mask and its image: **solidity** (the largest
+component's area over its convex hull's: lesions are compact blobs, while failed cuts leak along
+hairs, shadows and vignette corners into ragged shapes) and **colour separation** (how far the
+mean CIELAB colour inside lies from the one outside, in units of their spread: a mask over
+skin-coloured pixels separates nothing). :func:`segmentation_confidence` multiplies them into one
+number in [0, 1]. The design was chosen on the validation split, among these cues and the
+agreement of the pipeline's other masks (``benchmarks/confidence_design.py``), and read once on
+the test split (``docs/real-data.md``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
+from skimage.color import rgb2lab
+from skimage.measure import label, regionprops
+
+MIN_SPREAD = 1.0
+"""Floor of the pooled CIELAB spread (about one just-noticeable colour difference), so that
+flat or noise-free images give finite separations."""
 
 
 def mask_dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -28,14 +33,29 @@ def border_contact(mask: np.ndarray) -> float:
     return float(np.count_nonzero(ring)) / ring.size
 
 
-def segmentation_confidence(mask: np.ndarray, evidence: Mapping[str, np.ndarray]) -> float:
-    """Confidence in [0, 1] of ``mask`` (bool (H, W)) given the pipeline's other masks of the
-    image (``evidence``: stage name → bool (H, W), the exported stage left out).
+def solidity(mask: np.ndarray) -> float:
+    """Area over convex-hull area of the largest 8-connected component of ``mask`` (bool
+    (H, W)), in (0, 1]; 0 for an empty mask."""
+    regions = regionprops(label(mask, connectivity=2))
+    return float(max(regions, key=lambda r: r.area).solidity) if regions else 0.0
 
-    The mean Dice of ``mask`` with each evidence mask, times one minus its border contact
-    (:func:`border_contact`); an empty ``mask`` scores 0.
-    """
-    if not mask.any():
+
+def colour_separation(image: np.ndarray, mask: np.ndarray) -> float:
+    """Distance between the mean CIELAB colours inside and outside ``mask`` over their pooled
+    spread: ``|mean_in - mean_out| / sqrt((var_in + var_out) / 2)`` with each variance summed
+    over L*, a*, b* (the spread at least ``MIN_SPREAD``). ``image``: uint8 RGB (H, W, 3);
+    unitless, >= 0; 0 when either side is empty."""
+    if mask.all() or not mask.any():
         return 0.0
-    agreement = np.mean([mask_dice(mask, other) for other in evidence.values()]) if evidence else 1.0
-    return float(agreement * (1.0 - border_contact(mask)))
+    lab = rgb2lab(image)
+    inside, outside = lab[mask], lab[~mask]
+    spread = np.sqrt((inside.var(axis=0).sum() + outside.var(axis=0).sum()) / 2.0)
+    distance = np.linalg.norm(inside.mean(axis=0) - outside.mean(axis=0))
+    return float(distance / max(spread, MIN_SPREAD))
+
+
+def segmentation_confidence(mask: np.ndarray, image: np.ndarray) -> float:
+    """Confidence in [0, 1] of ``mask`` (bool (H, W)) as the lesion of ``image`` (uint8 RGB
+    (H, W, 3)): :func:`solidity` times ``tanh`` of :func:`colour_separation` (saturating once
+    the lesion stands two spreads away from the skin). 0 for an empty or full mask."""
+    return solidity(mask) * float(np.tanh(colour_separation(image, mask)))

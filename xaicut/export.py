@@ -1,7 +1,8 @@
 """Stage ``export``: the deliverable, one mask per image in one folder and a table to review.
 
-Input: the manifest (contracts §1), the mask folders of every segmented shard (§5-6), the
-shards' attribution maps (§4: the classifier's prediction) and graph-cut status tables (§6).
+Input: the manifest (contracts §1: the images), the exported stage's mask folder of every
+segmented shard (§5-6), the shards' attribution maps (§4: the classifier's prediction) and
+graph-cut status tables (§6).
 Output (§6b): ``segmentations/{image_id}_segmentation.png`` (0/255, the image's own size, named
 like HAM10000 masks, so the folder can be fed back as a masks folder) and ``segmentations.csv``
 with one row per image: the exported variant and stage, its status, lesion area, label-free
@@ -23,7 +24,7 @@ from tqdm import tqdm
 from xaicut.attribution_store import attribution_path, read_attribution
 from xaicut.confidence import segmentation_confidence
 from xaicut.ingest import MASK_SUFFIX
-from xaicut.io import atomic_directories, read_mask, write_csv
+from xaicut.io import atomic_directories, read_mask, read_rgb, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +36,12 @@ EMPTY = "empty"
 
 @dataclass(frozen=True)
 class ExportPlan:
-    """What is exported: the classifier ``variant``'s ``stage`` masks; the ``evidence`` stages
-    the confidence compares them with; the attribution ``method`` whose stored prediction is
-    quoted, with the classifier's ``classes`` (output order)."""
+    """What is exported: the classifier ``variant``'s ``stage`` masks; the attribution
+    ``method`` whose stored prediction is quoted, with the classifier's ``classes`` (output
+    order)."""
 
     variant: str
     stage: str
-    evidence: tuple[str, ...]
     method: str
     classes: tuple[str, ...]
 
@@ -60,16 +60,15 @@ def mask_status(stage: str, image_id: str, mask_empty: bool, statuses: pd.Series
     return EMPTY if mask_empty else "ok"
 
 
-def export_shard_rows(rows: pd.DataFrame, mask_dirs: dict[str, Path], maps_dir: Path,
-                      plan: ExportPlan, statuses: pd.Series, out_dir: Path) -> list[dict]:
+def export_shard_rows(rows: pd.DataFrame, mask_dir: Path, maps_dir: Path, plan: ExportPlan,
+                      statuses: pd.Series, out_dir: Path) -> list[dict]:
     """Copy the exported masks of one shard's ``rows`` (manifest rows) into ``out_dir`` and
-    return their table rows. ``mask_dirs``: stage → the shard's mask folder (the exported stage
-    and the evidence); ``maps_dir``: the shard's attribution folder."""
+    return their table rows. ``mask_dir``: the shard's folder of the exported stage;
+    ``maps_dir``: the shard's attribution folder."""
     records = []
     for rec in rows.itertuples(index=False):
-        source = mask_dirs[plan.stage] / f"{rec.image_id}.png"
+        source = mask_dir / f"{rec.image_id}.png"
         mask = read_mask(source)
-        evidence = {s: read_mask(mask_dirs[s] / f"{rec.image_id}.png") for s in plan.evidence}
         shutil.copyfile(source, out_dir / exported_mask_name(rec.image_id))
         attribution = read_attribution(attribution_path(maps_dir, rec.image_id, plan.method))
         records.append({
@@ -77,7 +76,7 @@ def export_shard_rows(rows: pd.DataFrame, mask_dirs: dict[str, Path], maps_dir: 
             "variant": plan.variant, "stage": plan.stage,
             "status": mask_status(plan.stage, rec.image_id, not mask.any(), statuses),
             "area_fraction": round(float(mask.mean()), 6),
-            "confidence": round(segmentation_confidence(mask, evidence), 6),
+            "confidence": round(segmentation_confidence(mask, read_rgb(rec.image_path)), 6),
             "predicted_dx": plan.classes[attribution.predicted_class],
             "predicted_probability": round(attribution.predicted_probability, 6),
         })
@@ -108,10 +107,9 @@ def export_segmentations(shards: dict[str, pd.DataFrame], run_masks: str | os.Pa
     records: list[dict] = []
     with atomic_directories([out_dir]) as (folder,):
         for shard, rows in tqdm(shards.items(), desc="export", unit="shard"):
-            mask_dirs = {s: Path(run_masks) / plan.variant / s / shard
-                         for s in (plan.stage, *plan.evidence)}
-            records += export_shard_rows(rows, mask_dirs, Path(attribution) / plan.variant / shard,
-                                         plan, statuses, folder)
+            records += export_shard_rows(rows, Path(run_masks) / plan.variant / plan.stage / shard,
+                                         Path(attribution) / plan.variant / shard, plan, statuses,
+                                         folder)
     table = pd.DataFrame(records, columns=list(EXPORT_COLUMNS))
     table = table.sort_values("image_id").reset_index(drop=True)
     write_csv(table, out_csv)
