@@ -249,7 +249,9 @@ def export_inputs(wildcards):
     its attribution maps and graph-cut tables, per segmented shard."""
     shards = dataset_shards(getattr(wildcards, "dataset", ""))
     return {
-        "masks": [str(RUN / "masks" / EXPORT_VARIANT / EXPORT_STAGE / sh) for sh in shards],
+        "masks": [
+            str(RUN / "masks" / EXPORT_VARIANT / EXPORT_STAGE / sh) for sh in shards
+        ],
         "maps": [str(RESULTS / "attribution" / EXPORT_VARIANT / sh) for sh in shards],
         "segment": [
             str(RUN / "segment" / EXPORT_VARIANT / f"{sh}.csv") for sh in shards

@@ -23,7 +23,8 @@ rule pretrain:
         pretrain=config["pretrain"],
         seed=config["seed"],
         device=config["device"],
-        resume=RESULTS / "pretrain" / "{arch}" / "last_epoch.pt",  # exists while pretraining is unfinished
+        # a string, not a Path: Snakemake fills in the wildcards of string params only
+        resume=str(RESULTS / "pretrain" / "{arch}" / "last_epoch.pt"),  # while pretraining is unfinished
     script:
         "../workflow_scripts/pretrain.py"
 
@@ -45,7 +46,8 @@ rule train_member:
         train=member_train,
         seed=lambda wildcards: config["seed"] + int(wildcards.member),
         device=config["device"],
-        resume=MEMBERS / "{member}" / "last_epoch.pt",  # exists while a training job is unfinished
+        # a string, not a Path: Snakemake fills in the wildcards of string params only
+        resume=str(MEMBERS / "{member}" / "last_epoch.pt"),  # while the member's training is unfinished
     script:
         "../workflow_scripts/train_member.py"
 
