@@ -26,14 +26,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from score_segmentations import confidence_check  # noqa: E402
-from xaicut.confidence import (  # noqa: E402
-    border_contact,
-    colour_separation,
-    mask_dice,
-    segmentation_confidence,
-    solidity,
-)
+from xaicut.confidence import colour_separation, segmentation_confidence, solidity  # noqa: E402
 from xaicut.io import read_mask, read_rgb  # noqa: E402
+from xaicut.metrics import mask_metrics  # noqa: E402
+
+
+def border_contact(mask: np.ndarray) -> float:
+    """Share of the image's outermost pixel ring covered by ``mask`` (bool (H, W)), in [0, 1]."""
+    ring = np.concatenate([mask[0], mask[-1], mask[1:-1, 0], mask[1:-1, -1]])
+    return float(np.count_nonzero(ring)) / ring.size
 
 
 def image_features(stage_dirs: dict[str, Path], stage: str, image_id: str,
@@ -43,7 +44,7 @@ def image_features(stage_dirs: dict[str, Path], stage: str, image_id: str,
     mask = read_mask(stage_dirs[stage] / f"{image_id}.png")
     image = read_rgb(image_path)
     others = {s: read_mask(d / f"{image_id}.png") for s, d in stage_dirs.items() if s != stage}
-    return {**{f"dice_{s}": mask_dice(mask, other) for s, other in others.items()},
+    return {**{f"dice_{s}": mask_metrics(mask, other)["dice"] for s, other in others.items()},
             "border": border_contact(mask), "area": float(mask.mean()), "empty": not mask.any(),
             "solidity": solidity(mask), "separation": colour_separation(image, mask),
             "shipped": segmentation_confidence(mask, image)}
@@ -88,7 +89,7 @@ def main(argv: list[str]) -> None:
             truth = args.masks_dir / f"{path.stem}_segmentation.png"
             features = image_features(stage_dirs, stage, path.stem, images[path.stem])
             rows.append({"image_id": path.stem, **features,
-                         "dice": mask_dice(read_mask(path), read_mask(truth))})
+                         "dice": mask_metrics(read_mask(path), read_mask(truth))["dice"]})
     features = pd.DataFrame(rows)
     summary = {}
     print(f"{args.split}: {len(features)} images; | candidate | Spearman ρ | failures in least "

@@ -116,6 +116,8 @@ def test_confidence_design_ranks_candidates_on_the_chosen_split(monkeypatch, tmp
     assert summary["agreement with otsu"]["spearman_rho"] > 0.8
     assert summary["mean agreement, all masks x (1 - border)"]["failure_rate_least_confident"] == 1.0
     assert summary["solidity x tanh(separation) (shipped)"]["spearman_rho"] > 0.8
+    assert bench.border_contact(np.ones((40, 50), bool)) == 1.0
+    assert bench.border_contact(_rectangle()) == 0.0
 
 
 def test_map_threshold_rules_scores_label_free_rules_and_auto(monkeypatch, tmp_path, capsys):

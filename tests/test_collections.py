@@ -13,13 +13,7 @@ import pytest
 from conftest import write_tiny_release
 from xaicut.attribution_store import AttributionMap, attribution_path, write_attribution
 from xaicut.classes import class_names
-from xaicut.confidence import (
-    border_contact,
-    colour_separation,
-    mask_dice,
-    segmentation_confidence,
-    solidity,
-)
+from xaicut.confidence import colour_separation, segmentation_confidence, solidity
 from xaicut.export import EXPORT_COLUMNS, ExportPlan, export_segmentations, exported_mask_name
 from xaicut.ingest import MASK_DIR, DatasetError, ingest_release
 from xaicut.io import read_mask, write_csv, write_image, write_mask
@@ -128,13 +122,11 @@ def test_confidence_is_high_for_a_compact_distinct_lesion_and_low_otherwise():
     assert segmentation_confidence(np.ones_like(lesion), image) == 0.0
 
 
-def test_confidence_cues_and_mask_helpers():
+def test_confidence_cues():
     lesion = disc()
     assert solidity(lesion) == pytest.approx(1.0, abs=0.05) and solidity(np.zeros_like(lesion)) == 0.0
     assert colour_separation(lesion_image(lesion), lesion) > 3.0
     assert colour_separation(np.full((*lesion.shape, 3), 128, np.uint8), lesion) == pytest.approx(0.0, abs=1e-9)
-    assert mask_dice(lesion, lesion) == 1.0 and mask_dice(lesion, ~lesion) == 0.0
-    assert border_contact(np.ones((40, 60), bool)) == 1.0 and border_contact(lesion) == 0.0
 
 
 def test_export_writes_one_named_mask_per_image_and_the_table(tmp_path):

@@ -21,18 +21,6 @@ MIN_SPREAD = 1.0
 flat or noise-free images give finite separations."""
 
 
-def mask_dice(a: np.ndarray, b: np.ndarray) -> float:
-    """Dice overlap of two bool masks of one shape (1.0 when both are empty)."""
-    total = int(np.count_nonzero(a)) + int(np.count_nonzero(b))
-    return 2.0 * np.count_nonzero(a & b) / total if total else 1.0
-
-
-def border_contact(mask: np.ndarray) -> float:
-    """Share of the image's outermost pixel ring covered by ``mask`` (bool (H, W)), in [0, 1]."""
-    ring = np.concatenate([mask[0], mask[-1], mask[1:-1, 0], mask[1:-1, -1]])
-    return float(np.count_nonzero(ring)) / ring.size
-
-
 def solidity(mask: np.ndarray) -> float:
     """Area over convex-hull area of the largest 8-connected component of ``mask`` (bool
     (H, W)), in (0, 1]; 0 for an empty mask."""
