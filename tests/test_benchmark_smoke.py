@@ -140,3 +140,34 @@ def test_map_threshold_rules_scores_label_free_rules_and_auto(monkeypatch, tmp_p
     assert summary["0.5"] == {"val": 1.0, "test": 1.0}
     assert summary["0.1"]["val"] < 1.0                    # every pixel above the cut
     assert any(name.startswith("auto (") and scores["val"] == 1.0 for name, scores in summary.items())
+
+
+def test_seed_settings_scores_each_setting_against_the_baseline(monkeypatch, tmp_path, capsys):
+    from xaicut.attribution_store import AttributionMap, attribution_path, write_attribution
+    from xaicut.config import load_config
+    from xaicut.io import write_image, write_mask
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    bench = importlib.import_module("seed_settings")
+    results, masks_dir = tmp_path / "results", tmp_path / "truth"
+    methods = load_config(REPO / "config.yaml")["attribute"]["methods"]
+    rows = []
+    for i, split in enumerate(["val", "val", "test"]):
+        image_id, truth = f"ISIC_{i:07d}", _rectangle()
+        write_mask(truth, masks_dir / f"{image_id}_segmentation.png")
+        image_path = tmp_path / "images" / f"{image_id}.png"
+        write_image(np.dstack([np.where(truth, 90, 200).astype(np.uint8)] * 3), image_path)
+        rows.append({"image_id": image_id, "image_path": str(image_path), "split": split})
+        for method in methods:
+            values = (truth * 0.6 + 0.2).astype(np.float32)
+            write_attribution(AttributionMap(image_id, method, values, 0, "nv", 0, 0.9, 0, "x" * 64),
+                              attribution_path(results / "attribution" / "plain" / f"{split}000",
+                                               image_id, method))
+    (results / "data").mkdir()
+    pd.DataFrame(rows).to_csv(results / "data" / "manifest.csv", index=False)
+    bench.main([str(results), "plain", str(masks_dir), "--config", str(REPO / "config.yaml"),
+                "--settings", '{"wide": {"seeding": {"consensus_margin": 0.2}}}'])
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert list(summary) == ["baseline", "wide"]
+    assert summary["baseline"]["n_images"] == 2 and summary["baseline"]["paired_difference"] == 0
+    assert summary["baseline"]["dice_mean"] > 0.9
