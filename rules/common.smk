@@ -16,11 +16,13 @@ from xaicut.config import (
 )
 from xaicut.shards import (
     DATASET_PATTERN,
+    IMAGE_PRIOR,
     SHARD_PATTERN,
     segment_stage_names,
     segmented_splits,
     shard_dataset,
     split_shards,
+    student_stage_names,
 )
 
 validate(config, "../schemas/config.schema.yaml")
@@ -57,6 +59,16 @@ SEGMENT_STAGES = ["otsu", *segment_stage_names(config["seeding"]["modes"])]
 SEGMENTED_SPLITS = segmented_splits(config["export"]["splits"])
 EXPORT_VARIANT = export_variant(config)
 EXPORT_STAGE = config["export"]["stage"]
+STUDENT = config["student"]["enabled"]
+# What train_student reads: changing how pseudo-labels are made reruns it through their table.
+STUDENT_TRAINING = {
+    k: v
+    for k, v in config["student"].items()
+    if k not in ("enabled", "keep_fraction", "ignore", "boundary_width")
+}
+# Teachers of the students and their graph-cut stage: the exported variant (the only one with
+# masks of its training images) and the image prior (the Otsu-seeded graph cut, no classifier).
+TEACHER_STAGE = {EXPORT_VARIANT: "graphcut", IMAGE_PRIOR: "graphcut_otsu"}
 
 
 def gpu_resources():
@@ -212,20 +224,49 @@ def auto_thresholds_input(wildcards):
     return [str(RESULTS / "thresholds" / wildcards.variant / "auto_thresholds.json")]
 
 
+def teacher_shards():
+    """Shards whose masks teach a student: the train and validation splits."""
+    return shards_of("train") + shards_of("val")
+
+
+def teacher_mask_dirs(wildcards):
+    """The teacher's graph-cut mask folders of the train and validation shards."""
+    stage = TEACHER_STAGE[wildcards.teacher]
+    return [
+        str(RUN / "masks" / wildcards.teacher / stage / sh) for sh in teacher_shards()
+    ]
+
+
+def evidence_mask_dirs(wildcards):
+    """The Otsu lesions of the same shards (the evidence a pseudo-label's teacher is checked by)."""
+    return [
+        str(RUN / "masks" / wildcards.teacher / "otsu" / sh) for sh in teacher_shards()
+    ]
+
+
+def student_mask_stages(main):
+    """(variant folder, stage) of the self-training stages evaluate scores on the main dataset."""
+    if not (STUDENT and main):
+        return []
+    stages = {
+        EXPORT_VARIANT: student_stage_names(EXPORT_VARIANT),
+        IMAGE_PRIOR: ["graphcut_otsu", *student_stage_names(IMAGE_PRIOR)],
+    }
+    return [(teacher, s) for teacher, names in stages.items() for s in names]
+
+
 def stage_mask_dirs(wildcards):
     """Every per-shard mask folder that evaluate reads, in stage order: fuse and segment
-    stages per variant, then (main dataset) the supervised U-Net when enabled; the stage is the
-    folder's parent name, the variant its grandparent (``supervised`` for the U-Net).
+    stages per variant, then (main dataset) the self-training stages and the supervised U-Net
+    when enabled; the stage is the folder's parent name, the variant its grandparent
+    (``supervised`` for the U-Net, ``image_prior`` for the stages without classifier).
     """
-    stages = [*FUSE_STAGES, *SEGMENT_STAGES]
+    main = not getattr(wildcards, "dataset", "")
+    pairs = [(v, s) for v in VARIANTS for s in [*FUSE_STAGES, *SEGMENT_STAGES]]
+    pairs += student_mask_stages(main)
     shards = scored_shards(wildcards)
-    dirs = [
-        str(RUN / "masks" / v / s / sh)
-        for v in VARIANTS
-        for s in stages
-        for sh in shards
-    ]
-    unet = not getattr(wildcards, "dataset", "") and unet_runs()
+    dirs = [str(RUN / "masks" / v / s / sh) for v, s in pairs for sh in shards]
+    unet = main and unet_runs()
     return dirs + [str(UNET_MASKS / sh) for sh in shards if unet]
 
 
@@ -246,16 +287,20 @@ def external_summaries(wildcards):
 
 def export_inputs(wildcards):
     """What export reads for one dataset: the exported variant's masks of the exported stage,
-    its attribution maps and graph-cut tables, per segmented shard."""
+    its attribution maps and graph-cut status tables (the student's for a student stage), per
+    segmented shard."""
     shards = dataset_shards(getattr(wildcards, "dataset", ""))
+    status_folder = (
+        RUN / "student" / EXPORT_VARIANT / "segment"
+        if EXPORT_STAGE in student_stage_names(EXPORT_VARIANT)
+        else RUN / "segment" / EXPORT_VARIANT
+    )
     return {
         "masks": [
             str(RUN / "masks" / EXPORT_VARIANT / EXPORT_STAGE / sh) for sh in shards
         ],
         "maps": [str(RESULTS / "attribution" / EXPORT_VARIANT / sh) for sh in shards],
-        "segment": [
-            str(RUN / "segment" / EXPORT_VARIANT / f"{sh}.csv") for sh in shards
-        ],
+        "segment": [str(status_folder / f"{sh}.csv") for sh in shards],
     }
 
 
@@ -278,6 +323,7 @@ wildcard_constraints:
     shard=SHARD_PATTERN,
     dataset=DATASET_PATTERN,
     variant="|".join(re.escape(v) for v in VARIANTS),
+    teacher="|".join(re.escape(t) for t in TEACHER_STAGE),
     member=r"\d+",
 
 

@@ -92,7 +92,12 @@ def test_paper_config_dag_on_10015_images(tmp_path):
         assert jobs[per_variant] == variants, per_variant
     for single in ("augment", "train_unet", "evaluate", "export", "score_segmentations", "report"):
         assert jobs[single] == 1, single
-    assert sum(jobs.values()) < 500  # 10,015 images, two models: 400 jobs (shards, not images)
+    # Self-training: the Otsu-seeded graph cut on every shard, a student for the exported variant
+    # and one for the image prior, each scored on the test shards (the export reads the graph cut).
+    assert jobs["segment_image_prior"] == train_shards + val_shards + test_shards
+    assert jobs["pseudo_labels"] == jobs["train_student"] == 2
+    assert jobs["student"] == jobs["otsu_student"] == test_shards
+    assert sum(jobs.values()) < 600  # 10,015 images, two models: about 540 jobs (shards, not images)
 
     bigger = job_counts(snakemake(results, data, "--dry-run", shard_size=400))
     bigger_shards = {s: -(-n // 400) for s, n in zip(("train", "val", "test"), (n_train, n_val, n_test))}

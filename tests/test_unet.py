@@ -126,3 +126,12 @@ def test_pretrained_encoder_weights_load_and_bad_files_are_named(tmp_path):
         UNet("resnet18", tmp_path / "missing.pth")
     with pytest.raises(ValueError, match="r18.pth: not an xaicut checkpoint"):
         load_unet(tmp_path / "r18.pth")
+
+
+def test_a_lone_last_training_image_is_left_out_of_the_epoch(manifest_csv):
+    """At 32 px the encoder's bottleneck is 1x1: batch norm cannot train on one image."""
+    train_rows, val_rows = splits(manifest_csv)
+    cfg = {**CFG, "epochs": 1, "batch_size": len(train_rows) - 1}   # the last batch: one image
+    _, history = fit_unet(UNet("resnet18"), train_rows, val_rows, cfg, "cpu", seed=0,
+                          resume=ResumeFile(None, ""))
+    assert len(history) == 1 and np.isfinite(history.train_loss.iloc[0])

@@ -34,6 +34,7 @@ TINY = {
     "segment": {"working_size": 0, "max_iterations": 3},
     "unet": {"encoder": "resnet18", "input_size": 32, "batch_size": 4, "epochs": 3},
     "export": {"splits": ["test"]},   # val and test are segmented anyway; train: test_workflow_collections
+    "student": {"enabled": False},    # it needs the train split: test_workflow_collections
 }
 SCORING = {"export": 1, "score_segmentations": 1, "evaluate": 1, "report": 1, "all": 1}
 """Jobs after a change of the graph cuts: export and everything that scores or reports."""

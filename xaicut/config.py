@@ -15,7 +15,7 @@ import jsonschema
 import yaml
 from snakemake.utils import validate
 
-from xaicut.shards import segment_stage_names
+from xaicut.shards import segment_stage_names, student_stage_names
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
@@ -71,6 +71,9 @@ def check_consistency(config: dict[str, Any]) -> None:
     if export["variant"] is not None and export["variant"] not in variant_names(config):
         raise ConfigError(f"export.variant {export['variant']!r} is not one of the variants "
                           f"{variant_names(config)}")
+    if config["student"]["enabled"] and "train" not in export["splits"]:
+        raise ConfigError("student.enabled: the student learns from the training images' masks; "
+                          "add train to export.splits or set student.enabled: false")
     stages = mask_stages(config)
     if export["stage"] not in stages:
         raise ConfigError(f"export.stage {export['stage']!r} must be one of {stages}")
@@ -78,9 +81,11 @@ def check_consistency(config: dict[str, Any]) -> None:
 
 def mask_stages(config: dict[str, Any]) -> list[str]:
     """Every stage that writes one mask per image of a classifier variant, in pipeline order:
-    the attribution methods' masks, ``fused``, ``otsu`` and the graph cuts."""
+    the attribution methods' masks, ``fused``, ``otsu``, the graph cuts and (when enabled) the
+    student's stages."""
+    student = student_stage_names("") if config["student"]["enabled"] else []
     return [*config["attribute"]["methods"], "fused", "otsu",
-            *segment_stage_names(config["seeding"]["modes"])]
+            *segment_stage_names(config["seeding"]["modes"]), *student]
 
 
 def export_variant(config: dict[str, Any]) -> str:

@@ -38,6 +38,7 @@ from xaicut.export import exported_mask_name  # noqa: E402
 from xaicut.io import atomic_path, read_mask, read_rgb  # noqa: E402
 from xaicut.metrics import METRICS, UNET_STAGE  # noqa: E402
 from xaicut.published import METRIC_TITLES, TABLE_COLUMNS, published_table  # noqa: E402
+from xaicut.shards import IMAGE_PRIOR  # noqa: E402
 
 TABLE_PATHS = {
     "summary": "metrics/summary.csv",
@@ -72,7 +73,8 @@ RANKING_STAGE = "graphcut"
 """The main segmentation stage: it orders the examples and the failure gallery."""
 VARIANT = "variant"
 """Optional column of the metrics tables naming the classifier variant (contracts §7)."""
-PIPELINE_ORDER = ("fused", "otsu", "graphcut", "graphcut_*", "unet")
+PIPELINE_ORDER = ("fused", "otsu", "graphcut", "graphcut_*", "otsu_student",
+                  "otsu_student_graphcut", "student", "student_graphcut", "unet")
 """Stage kinds in pipeline order; attribution-map masks (any other stage) come before them."""
 MAX_REJECTED_ROWS = 50
 N_WORST = 10
@@ -208,11 +210,13 @@ def load_tables(dirs: RunDirs) -> RunTables:
 
 def report_variants(run_dir: Path) -> list[str | None]:
     """The classifier variants in the run's summary table, in order ([None] without variants);
-    the U-Net's rows (variant ``supervised``) belong to no classifier."""
+    the U-Net's rows (variant ``supervised``) and the stages without classifier (variant
+    ``image_prior``) belong to none."""
     summary = read_optional_csv(run_dir / TABLE_PATHS["summary"])
     if summary is None or "variant" not in summary.columns:
         return [None]
-    variants = summary.loc[summary["stage"] != UNET_STAGE, "variant"].astype(str)
+    classifier = (summary["stage"] != UNET_STAGE) & (summary["variant"] != IMAGE_PRIOR)
+    variants = summary.loc[classifier, "variant"].astype(str)
     return list(dict.fromkeys(variants))
 
 
@@ -935,9 +939,16 @@ def per_class_section(tables: RunTables, stages: list[str]) -> str:
                                  f"{table_html(tables.per_class)}</details>"])
 
 
+STUDENT_NAMES = {"student": "Self-training student (taught by the XAI graph cut)",
+                 "student_graphcut": "Self-training student + graph cut",
+                 "otsu_student": "Student taught by the Otsu graph cut (no classifier)",
+                 "otsu_student_graphcut": "Otsu-taught student + graph cut (no classifier)"}
+"""Readable names of the self-training stages (``xaicut.student``)."""
+
+
 def is_xai_stage(stage: str) -> bool:
-    """Whether a stage is an XAI segmentation: the fused mask or a graph cut."""
-    return stage in ("fused", RANKING_STAGE) or stage.startswith("graphcut_")
+    """Whether a stage is a label-only segmentation: the fused mask, a graph cut or a student."""
+    return stage in ("fused", RANKING_STAGE, *STUDENT_NAMES) or stage.startswith("graphcut_")
 
 
 def method_name(stage: str) -> str:
@@ -946,6 +957,8 @@ def method_name(stage: str) -> str:
         return "U-Net (supervised)"
     if stage == "fused":
         return "XAI: fused attribution masks"
+    if stage in STUDENT_NAMES:
+        return STUDENT_NAMES[stage]
     if stage.startswith("graphcut_"):
         return f"XAI segmentation (graph cut, {stage.removeprefix('graphcut_')} seeds)"
     return "XAI segmentation (graph cut)" if stage == RANKING_STAGE else stage

@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -31,17 +33,33 @@ STATUS_COLUMNS = ("image_id", "stage", "seed_status", "status", "iterations", "c
 def segment_shard(manifest: pd.DataFrame, maps_dir: str | os.PathLike, methods: list[str],
                   modes: list[str], out_dirs: dict[str, str | os.PathLike],
                   seed_params: SeedParams, params: GraphCutParams) -> pd.DataFrame:
-    """Segment every image whose maps are in ``maps_dir``; return the status table.
+    """Segment every image whose maps are in ``maps_dir`` (:func:`segment_images`, stage names
+    ``xaicut.shards.segment_stage_names``); return the status table."""
+    def load_maps(image_id: str) -> dict[str, np.ndarray]:
+        return {m: read_attribution(attribution_path(maps_dir, image_id, m)).values
+                for m in methods}
 
-    ``out_dirs`` maps ``otsu`` and each graph-cut stage name to its mask folder.
+    return segment_images(manifest, stored_images(maps_dir, methods), load_maps, modes,
+                          out_dirs, seed_params, params, segment_stage_names(modes))
+
+
+def segment_images(manifest: pd.DataFrame, image_ids: list[str],
+                   load_maps: Callable[[str], dict[str, np.ndarray]], modes: list[str],
+                   out_dirs: dict[str, str | os.PathLike], seed_params: SeedParams,
+                   params: GraphCutParams, stage_names: list[str]) -> pd.DataFrame:
+    """Write the ``otsu`` mask and one graph-cut mask per seed mode of every image; return the
+    status table (``STATUS_COLUMNS``).
+
+    ``manifest``: rows with ``image_id`` and ``image_path``; ``load_maps``: image id → its
+    attribution maps (an empty dict serves mode ``otsu``); ``stage_names``: the stage of each
+    mode; ``out_dirs``: ``otsu`` and each stage name → mask folder (``{image_id}.png``, 0/255).
     """
     paths = manifest.set_index("image_id")["image_path"]
-    images = stored_images(maps_dir, methods)
-    stages = dict(zip(modes, segment_stage_names(modes)))
+    stages = dict(zip(modes, stage_names))
     rows = []
-    for image_id in tqdm(images, desc="segment", unit="img"):
+    for image_id in tqdm(image_ids, desc="segment", unit="img"):
         image = read_rgb(paths[image_id])
-        maps = {m: read_attribution(attribution_path(maps_dir, image_id, m)).values for m in methods}
+        maps = load_maps(image_id)
         vignette = vignette_mask(image) if seed_params.vignette else None
         write_mask(otsu_seed(image, vignette, min_area_fraction=seed_params.min_area_fraction),
                    Path(out_dirs["otsu"]) / f"{image_id}.png")
@@ -53,6 +71,6 @@ def segment_shard(manifest: pd.DataFrame, maps_dir: str | os.PathLike, methods: 
             rows.append((image_id, stage, seed.status, result.status, result.iterations,
                          result.changed_ratio, round(time.perf_counter() - start, 4)))
     table = pd.DataFrame(rows, columns=list(STATUS_COLUMNS))
-    log.info("segmented %d images; status counts\n%s", len(images),
+    log.info("segmented %d images; status counts\n%s", len(image_ids),
              table.groupby(["stage", "status"]).size().to_string())
     return table

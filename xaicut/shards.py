@@ -65,3 +65,15 @@ def shard_rows(manifest: pd.DataFrame, shard: str, shard_size: int) -> pd.DataFr
 def segment_stage_names(modes: list[str]) -> list[str]:
     """Stage names of the graph-cut masks: ``graphcut`` for the first mode, then ``graphcut_{mode}``."""
     return ["graphcut"] + [f"graphcut_{mode}" for mode in modes[1:]]
+
+
+IMAGE_PRIOR = "image_prior"
+"""Folder name, in place of a classifier variant, of the stages that use no classifier: the graph
+cut seeded by Otsu alone (``graphcut_otsu``) and the student it teaches."""
+
+
+def student_stage_names(teacher: str) -> list[str]:
+    """Stages of the student taught by ``teacher`` (a classifier variant or ``IMAGE_PRIOR``): its
+    thresholded output and the graph cut it seeds (``otsu_`` prefixed for the image prior)."""
+    prefix = "otsu_" if teacher == IMAGE_PRIOR else ""
+    return [f"{prefix}student", f"{prefix}student_graphcut"]

@@ -231,18 +231,20 @@ def class_balanced_sampler(labels: Sequence[int], generator: torch.Generator) ->
 def seeded_loaders(dataset: Callable[..., Dataset], train_table: pd.DataFrame,
                    val_table: pd.DataFrame, size: int, batch_size: int, seed: int,
                    balanced: bool = False, transform: Callable | None = None,
+                   drop_last: bool = False,
                    ) -> tuple[DataLoader, DataLoader, torch.Generator]:
     """Return (training loader, validation loader in table order, the training loader's generator).
 
     The training loader shuffles (``balanced``: samples classes equally often,
-    ``class_balanced_sampler``) with a generator seeded with ``seed``. ``dataset(table, size)``
-    builds each loader's dataset; ``transform`` is passed to the training one only.
+    ``class_balanced_sampler``) with a generator seeded with ``seed``, and drops an incomplete
+    last batch when ``drop_last``. ``dataset(table, size)`` builds each loader's dataset;
+    ``transform`` is passed to the training one only.
     """
     generator = torch.Generator().manual_seed(seed)
     train_data = dataset(train_table, size) if transform is None else dataset(train_table, size, transform)
     sampler = class_balanced_sampler(train_table["label"].astype(int), generator) if balanced else None
     train_loader = DataLoader(train_data, batch_size=batch_size, shuffle=sampler is None,
-                              sampler=sampler, generator=generator)
+                              sampler=sampler, generator=generator, drop_last=drop_last)
     return train_loader, DataLoader(dataset(val_table, size), batch_size=batch_size), generator
 
 

@@ -98,7 +98,8 @@ class UNet(nn.Module):
 
 
 class MaskTable(Dataset):
-    """Manifest rows as (image tensor (3, size, size), mask tensor (1, size, size) of 0/1)."""
+    """Manifest rows as (image tensor (3, size, size), target tensor (1, size, size) of 0/1 read
+    from ``mask_path``); subclasses change :meth:`read_target`."""
 
     def __init__(self, table: pd.DataFrame, size: int) -> None:
         self.images = table["image_path"].tolist()
@@ -108,24 +109,40 @@ class MaskTable(Dataset):
     def __len__(self) -> int:
         return len(self.images)
 
+    @staticmethod
+    def read_target(path: str) -> np.ndarray:
+        """float32 (H, W) target of one row: the mask as 0/1."""
+        return read_mask(path).astype(np.float32)
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        mask = read_mask(self.masks[i]).astype(np.float32)
-        mask = cv2.resize(mask, (self.size, self.size), interpolation=cv2.INTER_NEAREST)
-        return load_image_tensor(self.images[i], self.size), torch.from_numpy(mask)[None]
+        target = cv2.resize(self.read_target(self.masks[i]), (self.size, self.size),
+                            interpolation=cv2.INTER_NEAREST)
+        return load_image_tensor(self.images[i], self.size), torch.from_numpy(target)[None]
+
+
+IGNORE = -1.0
+"""Target value of a pixel left out of the loss and of the Dice (a pseudo-label's uncertain band,
+``xaicut.student``); ground-truth masks have none."""
 
 
 def segmentation_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-image loss (N,): mean pixel BCE plus soft Dice loss (1 - soft Dice, smoothed by 1)."""
-    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean((1, 2, 3))
-    p = torch.sigmoid(logits)
+    """Per-image loss (N,): mean pixel BCE plus soft Dice loss (1 - soft Dice, smoothed by 1),
+    both over the pixels whose target is not ``IGNORE``."""
+    valid = (target != IGNORE).float()
+    target = target.clamp(min=0.0)
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    bce = (bce * valid).sum((1, 2, 3)) / valid.sum((1, 2, 3)).clamp(min=1.0)
+    p = torch.sigmoid(logits) * valid
     overlap = (p * target).sum((1, 2, 3))
-    soft_dice = (2 * overlap + 1) / (p.sum((1, 2, 3)) + target.sum((1, 2, 3)) + 1)
+    soft_dice = (2 * overlap + 1) / (p.sum((1, 2, 3)) + (target * valid).sum((1, 2, 3)) + 1)
     return bce + 1 - soft_dice
 
 
 def hard_dice(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-image Dice (N,) of ``logits > 0`` against ``target > 0.5``; empty vs empty is 1."""
-    p, t = logits > 0, target > 0.5
+    """Per-image Dice (N,) of ``logits > 0`` against ``target > 0.5`` over the pixels whose
+    target is not ``IGNORE``; empty vs empty is 1."""
+    valid = target != IGNORE
+    p, t = (logits > 0) & valid, target > 0.5
     overlap = (p & t).sum((1, 2, 3))
     total = p.sum((1, 2, 3)) + t.sum((1, 2, 3))
     dice = 2 * overlap / total.clamp(min=1)
@@ -176,13 +193,18 @@ def make_optimizer(model: nn.Module, cfg: dict) -> torch.optim.Optimizer:
 
 
 def fit_unet(model: UNet, train_table: pd.DataFrame, val_table: pd.DataFrame, cfg: dict,
-             device: str, seed: int, resume: ResumeFile) -> tuple[UNet, pd.DataFrame]:
+             device: str, seed: int, resume: ResumeFile,
+             dataset: type[MaskTable] = MaskTable) -> tuple[UNet, pd.DataFrame]:
     """Train on ``train_table``'s masks, early-stop on ``val_table``'s loss; return (the model of
-    the lowest validation loss, history with ``HISTORY_COLUMNS``). ``cfg``: the ``unet`` section.
+    the lowest validation loss, history with ``HISTORY_COLUMNS``). ``cfg``: the ``unet`` section
+    (or a section with the same keys); ``dataset``: how rows become (image, target) pairs.
     Shuffling and flips draw from one generator seeded with ``seed``; a saved ``resume`` state
     is continued from."""
-    train_loader, val_loader, generator = seeded_loaders(MaskTable, train_table, val_table,
-                                                         cfg["input_size"], cfg["batch_size"], seed)
+    # a lone last image cannot train batch norm on the encoder's 1x1 bottleneck (small inputs)
+    lone = len(train_table) % cfg["batch_size"] == 1
+    train_loader, val_loader, generator = seeded_loaders(dataset, train_table, val_table,
+                                                         cfg["input_size"], cfg["batch_size"], seed,
+                                                         drop_last=lone)
     model.to(device)
     optimizer = make_optimizer(model, cfg)
 
@@ -199,21 +221,31 @@ def fit_unet(model: UNet, train_table: pd.DataFrame, val_table: pd.DataFrame, cf
 
 def train_unet(manifest_csv: str | os.PathLike, outputs, cfg: dict, device: str, seed: int,
                resume_path: str | os.PathLike | None = None) -> None:
-    """Run the whole ``train_unet`` stage: build, fit, save checkpoint and history.
+    """Run the whole ``train_unet`` stage: build, fit on the ground-truth masks of the train
+    split (early-stopped on the validation split's), save checkpoint and history.
 
     ``outputs`` has the attributes ``model`` and ``history`` (paths, contracts §4c); ``cfg`` is
     the ``unet`` config section. ``resume_path``: where the per-epoch resume state lives while
     the stage runs (deleted when it finishes).
     """
     manifest = pd.read_csv(manifest_csv)
-    seed_everything(seed)  # the decoder's (and without pretrained weights the encoder's) weights
-    model = UNet(cfg["encoder"], cfg["pretrained_weights"])
     masked = manifest[manifest.has_mask]  # images without a ground-truth mask cannot teach it
     train_rows, val_rows = (masked[masked.split == s] for s in ("train", "val"))
     log.info("training U-Net (%s) on the masks of %d images, validating on %d", cfg["encoder"],
              len(train_rows), len(val_rows))
-    resume = ResumeFile(resume_path, training_fingerprint(manifest_csv, cfg, device, seed))
-    model, history = fit_unet(model, train_rows, val_rows, cfg, device, seed, resume)
+    fit_and_save(train_rows, val_rows, outputs, cfg, device, seed,
+                 ResumeFile(resume_path, training_fingerprint(manifest_csv, cfg, device, seed)))
+
+
+def fit_and_save(train_rows: pd.DataFrame, val_rows: pd.DataFrame, outputs, cfg: dict,
+                 device: str, seed: int, resume: ResumeFile,
+                 dataset: type[MaskTable] = MaskTable) -> None:
+    """Build a :class:`UNet` (weights seeded with ``seed``), :func:`fit_unet` it on the rows
+    (``image_path``, ``mask_path``), save the checkpoint of the lowest validation loss to
+    ``outputs.model`` and the history to ``outputs.history``, then remove the resume state."""
+    seed_everything(seed)  # the decoder's (and without pretrained weights the encoder's) weights
+    model = UNet(cfg["encoder"], cfg["pretrained_weights"])
+    model, history = fit_unet(model, train_rows, val_rows, cfg, device, seed, resume, dataset)
     best = history.loc[history.val_loss.idxmin()]
     save_checkpoint(model, outputs.model, encoder=cfg["encoder"], input_size=cfg["input_size"],
                     epoch=int(best.epoch), val_loss=float(best.val_loss),
@@ -232,10 +264,10 @@ def load_unet(path: str | os.PathLike, device: str = "cpu") -> tuple[UNet, dict]
 
 
 @torch.no_grad()
-def predict_masks(model: UNet, table: pd.DataFrame, size: int, batch_size: int,
-                  device: str) -> Iterator[tuple[str, np.ndarray]]:
-    """Yield (image id, boolean mask of the image's height × width) for every row of ``table``
-    (manifest rows): sigmoid probabilities at ``size``², resized bilinearly, above 0.5."""
+def predict_probabilities(model: UNet, table: pd.DataFrame, size: int, batch_size: int,
+                          device: str) -> Iterator[tuple[str, np.ndarray]]:
+    """Yield (image id, float32 lesion probability of the image's height × width) for every row
+    of ``table`` (manifest rows): sigmoid outputs at ``size``², resized bilinearly."""
     model.eval()
     loader = DataLoader(ImageTable(table, size), batch_size=batch_size)
     rows = table[["image_id", "width", "height"]].itertuples(index=False)
@@ -243,7 +275,15 @@ def predict_masks(model: UNet, table: pd.DataFrame, size: int, batch_size: int,
         probabilities = torch.sigmoid(model(x.to(device)))[:, 0].cpu().numpy()
         for p, row in zip(probabilities, rows):  # probabilities first: zip takes no extra row
             yield row.image_id, cv2.resize(p, (row.width, row.height),
-                                           interpolation=cv2.INTER_LINEAR) > 0.5
+                                           interpolation=cv2.INTER_LINEAR)
+
+
+def predict_masks(model: UNet, table: pd.DataFrame, size: int, batch_size: int,
+                  device: str) -> Iterator[tuple[str, np.ndarray]]:
+    """Yield (image id, boolean mask of the image's height × width): the probabilities of
+    :func:`predict_probabilities` above 0.5."""
+    for image_id, probability in predict_probabilities(model, table, size, batch_size, device):
+        yield image_id, probability > 0.5
 
 
 def segment_unet_shard(manifest: pd.DataFrame, model_path: str | os.PathLike, shard: str,

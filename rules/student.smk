@@ -1,0 +1,118 @@
+# Label-free self-training (docs/self-training.md): the graph cut seeded by Otsu alone on every
+# segmented shard (a teacher without classifier), pseudo-labels from each teacher's masks of the
+# train and validation images, one student U-Net per teacher (GPU-capable), then its thresholded
+# output and the graph cut it seeds on every segmented shard. No ground-truth mask is read.
+
+
+rule segment_image_prior:
+    input:
+        manifest=shard_manifest,
+    output:
+        masks=[
+            directory(RUN / "masks" / IMAGE_PRIOR / stage / "{shard}")
+            for stage in ("otsu", "graphcut_otsu")
+        ],
+        table=RUN / "segment" / IMAGE_PRIOR / "{shard}.csv",
+    log:
+        RUN / "logs" / "segment" / IMAGE_PRIOR / "{shard}.log",
+    conda:
+        "../envs/segment.yaml"
+    params:
+        segment=config["segment"],
+        seeding=config["seeding"],
+        shard_size=config["attribute"]["shard_size"],
+        seed=config["seed"],
+    script:
+        "../workflow_scripts/segment_image_prior.py"
+
+
+rule pseudo_labels:
+    input:
+        manifest=RESULTS / "data" / "manifest.csv",
+        teacher=teacher_mask_dirs,
+        evidence=evidence_mask_dirs,
+    output:
+        folder=directory(RUN / "student" / "{teacher}" / "pseudo_labels"),
+        table=RUN / "student" / "{teacher}" / "pseudo_labels.csv",
+    log:
+        RUN / "logs" / "student" / "{teacher}_pseudo_labels.log",
+    conda:
+        "../envs/segment.yaml"
+    params:
+        student=config["student"],
+    script:
+        "../workflow_scripts/pseudo_labels.py"
+
+
+rule train_student:
+    input:
+        table=RUN / "student" / "{teacher}" / "pseudo_labels.csv",
+    output:
+        model=RUN / "student" / "{teacher}" / "model.pt",
+        history=RUN / "student" / "{teacher}" / "history.csv",
+    log:
+        RUN / "logs" / "student" / "{teacher}_train.log",
+    conda:
+        "../envs/torch.yaml"
+    threads: config["threads"]
+    resources:
+        **gpu_resources(),
+    params:
+        student=STUDENT_TRAINING,
+        seed=config["seed"],
+        device=config["device"],
+        # exists while training is unfinished; a string, so Snakemake fills the wildcard
+        resume=str(RUN / "student" / "{teacher}" / "last_epoch.pt"),
+    script:
+        "../workflow_scripts/train_student.py"
+
+
+rule student:
+    input:
+        manifest=shard_manifest,
+        model=RUN / "student" / "{variant}" / "model.pt",
+    output:
+        masks=[
+            directory(RUN / "masks" / "{variant}" / stage / "{shard}")
+            for stage in student_stage_names("")
+        ],
+        table=RUN / "student" / "{variant}" / "segment" / "{shard}.csv",
+    log:
+        RUN / "logs" / "student" / "{variant}" / "{shard}.log",
+    conda:
+        "../envs/torch.yaml"
+    threads: config["threads"]
+    resources:
+        **gpu_resources(),
+    params:
+        stages=student_stage_names(""),
+        segment=config["segment"],
+        seeding=config["seeding"],
+        shard_size=config["attribute"]["shard_size"],
+        batch_size=config["student"]["batch_size"],
+        device=config["device"],
+        seed=config["seed"],
+    script:
+        "../workflow_scripts/student.py"
+
+
+use rule student as otsu_student with:
+    input:
+        manifest=shard_manifest,
+        model=RUN / "student" / IMAGE_PRIOR / "model.pt",
+    output:
+        masks=[
+            directory(RUN / "masks" / IMAGE_PRIOR / stage / "{shard}")
+            for stage in student_stage_names(IMAGE_PRIOR)
+        ],
+        table=RUN / "student" / IMAGE_PRIOR / "segment" / "{shard}.csv",
+    log:
+        RUN / "logs" / "student" / IMAGE_PRIOR / "{shard}.log",
+    params:
+        stages=student_stage_names(IMAGE_PRIOR),
+        segment=config["segment"],
+        seeding=config["seeding"],
+        shard_size=config["attribute"]["shard_size"],
+        batch_size=config["student"]["batch_size"],
+        device=config["device"],
+        seed=config["seed"],

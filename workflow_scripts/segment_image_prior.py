@@ -1,0 +1,24 @@
+"""Rule segment_image_prior: the Otsu lesion and the graph cut it seeds (no classifier) for one
+shard of the main dataset."""
+
+import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
+
+import pandas as pd
+
+from xaicut.graphcut import GraphCutParams
+from xaicut.io import atomic_directories, write_csv
+from xaicut.logs import setup_logging
+from xaicut.segment import segment_images
+from xaicut.seeds import SeedParams
+from xaicut.shards import shard_rows
+
+setup_logging(snakemake.log[0])
+seeding = {k: v for k, v in snakemake.params.seeding.items() if k != "modes"}
+manifest = pd.read_csv(snakemake.input.manifest)
+rows = shard_rows(manifest, snakemake.wildcards.shard, snakemake.params.shard_size)
+with atomic_directories(snakemake.output.masks) as (otsu, graphcut):
+    table = segment_images(manifest, rows.image_id.tolist(), lambda _: {}, ["otsu"],
+                           {"otsu": otsu, "graphcut_otsu": graphcut}, SeedParams(**seeding),
+                           GraphCutParams(**snakemake.params.segment, seed=snakemake.params.seed),
+                           ["graphcut_otsu"])
+write_csv(table, snakemake.output.table)
