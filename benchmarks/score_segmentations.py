@@ -27,17 +27,9 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from xaicut.metrics import score_segmentations  # noqa: E402
+from xaicut.metrics import bootstrap_interval, score_segmentations  # noqa: E402
 
-BOOTSTRAP_SAMPLES = 2000
 LEAST_CONFIDENT = 0.1
-
-
-def bootstrap_interval(values: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    """95 % percentile bootstrap interval of the mean of ``values``."""
-    rng = np.random.default_rng(seed)
-    means = rng.choice(values, (BOOTSTRAP_SAMPLES, len(values))).mean(axis=1)
-    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
 
 
 def confidence_check(scored: pd.DataFrame, failure: float) -> dict[str, float]:

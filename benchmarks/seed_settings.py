@@ -23,7 +23,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -31,11 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from xaicut.config import load_config  # noqa: E402
 from xaicut.graphcut import GraphCutParams  # noqa: E402
 from xaicut.io import read_mask  # noqa: E402
-from xaicut.metrics import mask_metrics  # noqa: E402
+from xaicut.metrics import bootstrap_interval, mask_metrics  # noqa: E402
 from xaicut.segment import segment_shard  # noqa: E402
 from xaicut.seeds import SeedParams  # noqa: E402
 
-BOOTSTRAP_SAMPLES = 2000
 
 
 def setting_dice(manifest: pd.DataFrame, shards: list[Path], masks_dir: Path, config: dict,
@@ -55,13 +53,6 @@ def setting_dice(manifest: pd.DataFrame, shards: list[Path], masks_dir: Path, co
             truth = read_mask(masks_dir / f"{path.stem}_segmentation.png")
             dice[path.stem] = mask_metrics(read_mask(path), truth)["dice"]
     return pd.Series(dice)
-
-
-def paired_interval(difference: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    """95 % percentile bootstrap interval of the mean paired difference."""
-    rng = np.random.default_rng(seed)
-    means = rng.choice(difference, (BOOTSTRAP_SAMPLES, len(difference))).mean(axis=1)
-    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -84,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     figures = {}
     for name, dice in scores.items():
         difference = (dice - baseline).to_numpy()
-        low, high = paired_interval(difference)
+        low, high = bootstrap_interval(difference)
         figures[name] = {"n_images": len(dice), "dice_mean": float(dice.mean()),
                          "failure_rate": float((dice < 0.7).mean()),
                          "paired_difference": float(difference.mean()),

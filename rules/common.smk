@@ -15,6 +15,8 @@ from xaicut.config import (
     variant_train_settings,
 )
 from xaicut.shards import (
+    AUTO_EXPORT,
+    AUTO_EXPORT_STAGES,
     DATASET_PATTERN,
     IMAGE_PRIOR,
     SHARD_PATTERN,
@@ -60,12 +62,21 @@ SEGMENTED_SPLITS = segmented_splits(config["export"]["splits"])
 EXPORT_VARIANT = export_variant(config)
 EXPORT_STAGE = config["export"]["stage"]
 STUDENT = config["student"]["enabled"]
-# What train_student reads: changing how pseudo-labels are made reruns it through their table.
+# Round k's student learns from round k-1's student-seeded graph cuts; the last one's stages count.
+STUDENT_ROUNDS = config["student"]["rounds"]
+# What pseudo_labels reads, and what train_student reads (changing how pseudo-labels are made
+# reruns it through their table); the adapt_* keys concern external datasets only.
+PSEUDO_LABELLING = ("keep_fraction", "ignore", "boundary_width")
 STUDENT_TRAINING = {
     k: v
     for k, v in config["student"].items()
-    if k not in ("enabled", "keep_fraction", "ignore", "boundary_width")
+    if k not in ("enabled", "rounds", *PSEUDO_LABELLING) and not k.startswith("adapt")
 }
+# One round of one teacher's self-training: pseudo-labels, model, and (before the last round)
+# the student's masks of the train and validation shards that teach the next round.
+STUDENT_ROUND = RUN / "student" / "{teacher}" / "round{round}"
+# The exported variant's student fine-tuned on an external dataset's own pseudo-labels.
+ADAPTED = RUN / "external" / "{dataset}" / "student"
 # Teachers of the students and their graph-cut stage: the exported variant (the only one with
 # masks of its training images) and the image prior (the Otsu-seeded graph cut, no classifier).
 TEACHER_STAGE = {EXPORT_VARIANT: "graphcut", IMAGE_PRIOR: "graphcut_otsu"}
@@ -230,10 +241,37 @@ def teacher_shards():
 
 
 def teacher_mask_dirs(wildcards):
-    """The teacher's graph-cut mask folders of the train and validation shards."""
-    stage = TEACHER_STAGE[wildcards.teacher]
+    """The mask folders of the train and validation shards that teach round ``round``: the
+    teacher's graph cut in round 1, the graph cut seeded by round k-1's student after.
+    """
+    previous = int(wildcards.round) - 1
+    if previous == 0:
+        folder = RUN / "masks" / wildcards.teacher / TEACHER_STAGE[wildcards.teacher]
+    else:
+        round_dir = str(STUDENT_ROUND).format(teacher=wildcards.teacher, round=previous)
+        folder = Path(round_dir) / "masks" / student_stage_names("")[1]
+    return [str(folder / sh) for sh in teacher_shards()]
+
+
+def final_student_model(teacher):
+    """The model of a teacher's last self-training round, whose masks are its stages."""
+    return str(STUDENT_ROUND / "model.pt").format(teacher=teacher, round=STUDENT_ROUNDS)
+
+
+def student_model(wildcards):
+    """The model of the exported variant's student for a shard: fine-tuned on an external
+    dataset's pseudo-labels when student.adapt, else the main dataset's."""
+    dataset = shard_dataset(wildcards.shard)
+    if dataset and config["student"]["adapt"]:
+        return str(ADAPTED / "model.pt").format(dataset=dataset)
+    return final_student_model(wildcards.variant)
+
+
+def external_mask_dirs(wildcards, stage):
+    """The exported variant's mask folders of ``stage`` for every shard of an external dataset."""
     return [
-        str(RUN / "masks" / wildcards.teacher / stage / sh) for sh in teacher_shards()
+        str(RUN / "masks" / EXPORT_VARIANT / stage / sh)
+        for sh in dataset_shards(wildcards.dataset)
     ]
 
 
@@ -244,9 +282,11 @@ def evidence_mask_dirs(wildcards):
     ]
 
 
-def student_mask_stages(main):
-    """(variant folder, stage) of the self-training stages evaluate scores on the main dataset."""
-    if not (STUDENT and main):
+def student_mask_stages():
+    """(variant folder, stage) of the self-training stages evaluate scores: on the main dataset
+    and on external ones, which the students segment directly (trained on the main dataset).
+    """
+    if not STUDENT:
         return []
     stages = {
         EXPORT_VARIANT: student_stage_names(EXPORT_VARIANT),
@@ -257,13 +297,13 @@ def student_mask_stages(main):
 
 def stage_mask_dirs(wildcards):
     """Every per-shard mask folder that evaluate reads, in stage order: fuse and segment
-    stages per variant, then (main dataset) the self-training stages and the supervised U-Net
+    stages per variant, then the self-training stages and (main dataset) the supervised U-Net
     when enabled; the stage is the folder's parent name, the variant its grandparent
     (``supervised`` for the U-Net, ``image_prior`` for the stages without classifier).
     """
     main = not getattr(wildcards, "dataset", "")
     pairs = [(v, s) for v in VARIANTS for s in [*FUSE_STAGES, *SEGMENT_STAGES]]
-    pairs += student_mask_stages(main)
+    pairs += student_mask_stages()
     shards = scored_shards(wildcards)
     dirs = [str(RUN / "masks" / v / s / sh) for v, s in pairs for sh in shards]
     unet = main and unet_runs()
@@ -285,23 +325,56 @@ def external_summaries(wildcards):
     ]
 
 
+def exported_stages():
+    """The stages export may read: export.stage, or both candidates of ``auto`` (the student's
+    graph cut only when there is a student)."""
+    if EXPORT_STAGE != AUTO_EXPORT:
+        return [EXPORT_STAGE]
+    return [
+        s for s in AUTO_EXPORT_STAGES if STUDENT or s not in student_stage_names("")
+    ]
+
+
+def student_history(dataset):
+    """The history of the exported variant's student that segments ``dataset``'s shards ('' =
+    the main dataset): the fine-tuned one of an external dataset when student.adapt."""
+    if dataset and config["student"]["adapt"]:
+        return str(ADAPTED / "history.csv").format(dataset=dataset)
+    return final_student_model(EXPORT_VARIANT).replace("model.pt", "history.csv")
+
+
 def export_inputs(wildcards):
-    """What export reads for one dataset: the exported variant's masks of the exported stage,
-    its attribution maps and graph-cut status tables (the student's for a student stage), per
-    segmented shard."""
-    shards = dataset_shards(getattr(wildcards, "dataset", ""))
-    status_folder = (
-        RUN / "student" / EXPORT_VARIANT / "segment"
-        if EXPORT_STAGE in student_stage_names(EXPORT_VARIANT)
-        else RUN / "segment" / EXPORT_VARIANT
-    )
-    return {
+    """What export reads for one dataset, per segmented shard: the exported variant's masks of
+    the exported stage(s), its attribution maps and graph-cut status tables (the student's for a
+    student stage); for export.stage auto, the student's training history that decides.
+    """
+    dataset = getattr(wildcards, "dataset", "")
+    shards = dataset_shards(dataset)
+    stages = exported_stages()
+    folders = [
+        (
+            RUN / "student" / EXPORT_VARIANT / "segment"
+            if stage in student_stage_names(EXPORT_VARIANT)
+            else RUN / "segment" / EXPORT_VARIANT
+        )
+        for stage in stages
+    ]
+    inputs = {
         "masks": [
-            str(RUN / "masks" / EXPORT_VARIANT / EXPORT_STAGE / sh) for sh in shards
+            str(RUN / "masks" / EXPORT_VARIANT / stage / sh)
+            for stage in stages
+            for sh in shards
         ],
         "maps": [str(RESULTS / "attribution" / EXPORT_VARIANT / sh) for sh in shards],
-        "segment": [str(status_folder / f"{sh}.csv") for sh in shards],
+        "segment": [
+            str(folder / f"{sh}.csv")
+            for folder in dict.fromkeys(folders)
+            for sh in shards
+        ],
     }
+    if EXPORT_STAGE == AUTO_EXPORT and STUDENT:
+        inputs["student_history"] = student_history(dataset)
+    return inputs
 
 
 def evaluation_tables(wildcards):
@@ -325,6 +398,7 @@ wildcard_constraints:
     variant="|".join(re.escape(v) for v in VARIANTS),
     teacher="|".join(re.escape(t) for t in TEACHER_STAGE),
     member=r"\d+",
+    round=r"[1-9]\d*",
 
 
 MODEL_TABLES = {

@@ -21,6 +21,7 @@ rule export:
     params:
         variant=EXPORT_VARIANT,
         stage=EXPORT_STAGE,
+        min_student_agreement=config["export"]["min_student_agreement"],
         method=config["attribute"]["methods"][0],
         shard_size=config["attribute"]["shard_size"],
         run_masks=RUN / "masks",

@@ -1,7 +1,8 @@
 # Label-free self-training (docs/self-training.md): the graph cut seeded by Otsu alone on every
 # segmented shard (a teacher without classifier), pseudo-labels from each teacher's masks of the
-# train and validation images, one student U-Net per teacher (GPU-capable), then its thresholded
-# output and the graph cut it seeds on every segmented shard. No ground-truth mask is read.
+# train and validation images, one student U-Net per teacher and round (GPU-capable), then the
+# last round's thresholded output and the graph cut it seeds on every segmented shard. No
+# ground-truth mask is read.
 
 
 rule segment_image_prior:
@@ -32,26 +33,26 @@ rule pseudo_labels:
         teacher=teacher_mask_dirs,
         evidence=evidence_mask_dirs,
     output:
-        folder=directory(RUN / "student" / "{teacher}" / "pseudo_labels"),
-        table=RUN / "student" / "{teacher}" / "pseudo_labels.csv",
+        folder=directory(STUDENT_ROUND / "pseudo_labels"),
+        table=STUDENT_ROUND / "pseudo_labels.csv",
     log:
-        RUN / "logs" / "student" / "{teacher}_pseudo_labels.log",
+        RUN / "logs" / "student" / "{teacher}_round{round}_pseudo_labels.log",
     conda:
         "../envs/segment.yaml"
     params:
-        student=config["student"],
+        student={k: config["student"][k] for k in PSEUDO_LABELLING},
     script:
         "../workflow_scripts/pseudo_labels.py"
 
 
 rule train_student:
     input:
-        table=RUN / "student" / "{teacher}" / "pseudo_labels.csv",
+        table=STUDENT_ROUND / "pseudo_labels.csv",
     output:
-        model=RUN / "student" / "{teacher}" / "model.pt",
-        history=RUN / "student" / "{teacher}" / "history.csv",
+        model=STUDENT_ROUND / "model.pt",
+        history=STUDENT_ROUND / "history.csv",
     log:
-        RUN / "logs" / "student" / "{teacher}_train.log",
+        RUN / "logs" / "student" / "{teacher}_round{round}_train.log",
     conda:
         "../envs/torch.yaml"
     threads: config["threads"]
@@ -62,7 +63,7 @@ rule train_student:
         seed=config["seed"],
         device=config["device"],
         # exists while training is unfinished; a string, so Snakemake fills the wildcard
-        resume=str(RUN / "student" / "{teacher}" / "last_epoch.pt"),
+        resume=str(STUDENT_ROUND / "last_epoch.pt"),
     script:
         "../workflow_scripts/train_student.py"
 
@@ -70,7 +71,7 @@ rule train_student:
 rule student:
     input:
         manifest=shard_manifest,
-        model=RUN / "student" / "{variant}" / "model.pt",
+        model=student_model,
     output:
         masks=[
             directory(RUN / "masks" / "{variant}" / stage / "{shard}")
@@ -99,7 +100,7 @@ rule student:
 use rule student as otsu_student with:
     input:
         manifest=shard_manifest,
-        model=RUN / "student" / IMAGE_PRIOR / "model.pt",
+        model=final_student_model(IMAGE_PRIOR),
     output:
         masks=[
             directory(RUN / "masks" / IMAGE_PRIOR / stage / "{shard}")
@@ -116,3 +117,45 @@ use rule student as otsu_student with:
         batch_size=config["student"]["batch_size"],
         device=config["device"],
         seed=config["seed"],
+
+
+# A round before the last: its student's masks of the train and validation shards teach the next.
+use rule student as student_round with:
+    input:
+        manifest=shard_manifest,
+        model=STUDENT_ROUND / "model.pt",
+    output:
+        masks=[
+            directory(STUDENT_ROUND / "masks" / stage / "{shard}")
+            for stage in student_stage_names("")
+        ],
+        table=STUDENT_ROUND / "segment" / "{shard}.csv",
+    log:
+        RUN / "logs" / "student" / "{teacher}_round{round}" / "{shard}.log",
+
+
+rule adapt_student:
+    input:
+        manifest=RESULTS / "external" / "{dataset}" / "manifest.csv",
+        teacher=lambda wildcards: external_mask_dirs(wildcards, "graphcut"),
+        evidence=lambda wildcards: external_mask_dirs(wildcards, "otsu"),
+        initial=final_student_model(EXPORT_VARIANT),
+    output:
+        folder=directory(ADAPTED / "pseudo_labels"),
+        table=ADAPTED / "pseudo_labels.csv",
+        model=ADAPTED / "model.pt",
+        history=ADAPTED / "history.csv",
+    log:
+        RUN / "logs" / "student" / "adapt_{dataset}.log",
+    conda:
+        "../envs/torch.yaml"
+    threads: config["threads"]
+    resources:
+        **gpu_resources(),
+    params:
+        student=config["student"],
+        seed=config["seed"],
+        device=config["device"],
+        resume=str(ADAPTED / "last_epoch.pt"),
+    script:
+        "../workflow_scripts/adapt_student.py"

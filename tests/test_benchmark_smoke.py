@@ -171,3 +171,21 @@ def test_seed_settings_scores_each_setting_against_the_baseline(monkeypatch, tmp
     assert list(summary) == ["baseline", "wide"]
     assert summary["baseline"]["n_images"] == 2 and summary["baseline"]["paired_difference"] == 0
     assert summary["baseline"]["dice_mean"] > 0.9
+
+
+def test_stage_scores_compares_each_stage_with_the_reference_image_by_image(monkeypatch, tmp_path,
+                                                                            capsys):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    bench = importlib.import_module("stage_scores")
+    masks_dir, run_dir = _write_run(tmp_path)
+    bench.main([str(run_dir.parents[1]), str(masks_dir), "--stages", "plain/graphcut,plain/otsu",
+                "--reference", "plain/graphcut_and"])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert list(result["plain/graphcut"]) == ["val", "test", "all"]
+    otsu, graphcut = result["plain/otsu"]["all"], result["plain/graphcut"]["all"]
+    shifted = 2 * 25 * 20 / (2 * 26 * 20)                   # the reference: moved by 1 px
+    assert otsu["n_images"] == otsu["n_paired"] == 20 and otsu["dice_mean"] == 1.0
+    assert abs(otsu["difference_mean"] - (1 - shifted)) < 1e-9
+    assert otsu["n_better"] == 20 and otsu["n_worse"] == 0
+    assert graphcut["n_better"] == graphcut["n_worse"] == 10     # exact ten, moved ten
+    assert graphcut["difference_ci_low"] < graphcut["difference_mean"] < 0

@@ -14,7 +14,8 @@ from conftest import write_tiny_release
 from xaicut.attribution_store import AttributionMap, attribution_path, write_attribution
 from xaicut.classes import class_names
 from xaicut.confidence import colour_separation, segmentation_confidence, solidity
-from xaicut.export import EXPORT_COLUMNS, ExportPlan, export_segmentations, exported_mask_name
+from xaicut.export import (EXPORT_COLUMNS, ExportPlan, auto_export_stage, export_segmentations,
+                           exported_mask_name)
 from xaicut.ingest import MASK_DIR, DatasetError, ingest_release
 from xaicut.io import read_mask, write_csv, write_image, write_mask
 
@@ -155,3 +156,14 @@ def test_export_writes_one_named_mask_per_image_and_the_table(tmp_path):
     assert table.predicted_dx.tolist() == ["mel", "bcc"]
     assert table.area_fraction.iloc[0] == pytest.approx(disc().mean(), abs=1e-6)
     assert 0.9 < table.confidence.iloc[0] <= 1.0
+
+
+def test_auto_exports_the_students_graph_cut_only_when_the_student_learned(tmp_path):
+    """The student's Dice with its teacher on held-out images, at its kept epoch (lowest
+    validation loss), decides; without a student the graph cut is exported."""
+    history = tmp_path / "history.csv"
+    write_csv(pd.DataFrame({"epoch": [1, 2, 3], "val_loss": [0.9, 0.3, 0.5],
+                            "val_dice": [0.5, 0.85, 0.95]}), history)
+    assert auto_export_stage(history, 0.8) == "student_graphcut"
+    assert auto_export_stage(history, 0.9) == "graphcut"     # 0.95 is not the kept epoch's
+    assert auto_export_stage(None, 0.0) == "graphcut"

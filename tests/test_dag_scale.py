@@ -49,10 +49,12 @@ def write_full_size_layout(root: Path) -> None:
                                 "localization"]).to_csv(root / "HAM10000_metadata.csv", index=False)
 
 
-def snakemake(results: Path, data: Path, *extra: str, shard_size: int = 100) -> str:
-    """Run snakemake with the paper config, the data and results folders and a shard size."""
-    overlay = results.parent / f"shard_size_{shard_size}.yaml"
-    overlay.write_text(f"attribute: {{shard_size: {shard_size}}}\n")
+def snakemake(results: Path, data: Path, *extra: str, shard_size: int = 100,
+              rounds: int = 1) -> str:
+    """Run snakemake with the paper config, the data and results folders, a shard size and a
+    number of self-training rounds."""
+    overlay = results.parent / f"shard_size_{shard_size}_rounds_{rounds}.yaml"
+    overlay.write_text(f"attribute: {{shard_size: {shard_size}}}\nstudent: {{rounds: {rounds}}}\n")
     proc = subprocess.run(
         [*SNAKEMAKE, "--cores", "2", *extra, "--configfile", str(PAPER), str(overlay),
          "--config", f"data_dir={data}", f"results_dir={results}"],
@@ -93,14 +95,20 @@ def test_paper_config_dag_on_10015_images(tmp_path):
     for single in ("augment", "train_unet", "evaluate", "export", "score_segmentations", "report"):
         assert jobs[single] == 1, single
     # Self-training: the Otsu-seeded graph cut on every shard, a student for the exported variant
-    # and one for the image prior, each scored on the test shards (the export reads the graph cut).
+    # on every shard (export.stage auto may export it) and one for the image prior, scored on the
+    # test shards.
     assert jobs["segment_image_prior"] == train_shards + val_shards + test_shards
     assert jobs["pseudo_labels"] == jobs["train_student"] == 2
-    assert jobs["student"] == jobs["otsu_student"] == test_shards
+    assert jobs["student"] == train_shards + val_shards + test_shards
+    assert jobs["otsu_student"] == test_shards
     assert sum(jobs.values()) < 600  # 10,015 images, two models: about 540 jobs (shards, not images)
 
-    bigger = job_counts(snakemake(results, data, "--dry-run", shard_size=400))
+    assert "student_round" not in jobs
+    bigger = job_counts(snakemake(results, data, "--dry-run", shard_size=400, rounds=2))
     bigger_shards = {s: -(-n // 400) for s, n in zip(("train", "val", "test"), (n_train, n_val, n_test))}
     assert bigger["attribute"] == variants * (bigger_shards["val"] + bigger_shards["test"]) + bigger_shards["train"]
     assert bigger["segment"] == variants * bigger_shards["test"] + bigger_shards["train"] + bigger_shards["val"]
+    # Two rounds: each teacher's round-1 student segments the train and validation shards.
+    assert bigger["pseudo_labels"] == bigger["train_student"] == 2 * 2
+    assert bigger["student_round"] == 2 * (bigger_shards["train"] + bigger_shards["val"])
     print(f"DAG build (dry run) {seconds:.1f} s; jobs {jobs}")

@@ -18,8 +18,8 @@ from xaicut.io import read_mask, write_image, write_mask
 from xaicut.metrics import mask_metrics
 from xaicut.seeds import SeedParams
 from xaicut.student import (IGNORE_MODES, PSEUDO_LABEL_COLUMNS, PseudoLabelTable,
-                            build_pseudo_labels, ignore_region, keep_most_confident, pseudo_label,
-                            segment_student_shard, train_student)
+                            build_pseudo_labels, holdout_split, ignore_region, keep_most_confident,
+                            pseudo_label, segment_student_shard, student_seed, train_student)
 from xaicut.unet import IGNORE, hard_dice, segmentation_loss
 
 CFG = dict(encoder="resnet18", pretrained_weights=None, input_size=32, batch_size=8, epochs=12,
@@ -123,6 +123,12 @@ def test_student_learns_the_shape_better_than_its_noisy_teacher(noisy_teacher, t
     student = truth_dice(train, dirs["student"])
     assert student > teacher + 0.03, (student, teacher)
     assert truth_dice(train, dirs["student_graphcut"]) > teacher
+    # fine-tuning (student.adapt) starts from the trained weights, not from new ones
+    tuned = SimpleNamespace(model=tmp_path / "tuned.pt", history=tmp_path / "tuned.csv")
+    train_student(tmp_path / "pseudo.csv", tuned, {**CFG, "epochs": 1}, "cpu", seed=0,
+                  initial=out.model)
+    fresh, tuned_loss = pd.read_csv(out.history).val_loss, pd.read_csv(tuned.history).val_loss
+    assert tuned_loss.iloc[0] < (fresh.iloc[0] + fresh.min()) / 2, (tuned_loss, fresh)
 
 
 def test_a_killed_student_resumes_to_the_same_model(noisy_teacher, tmp_path, monkeypatch):
@@ -166,3 +172,29 @@ def test_no_kept_validation_pseudo_label_is_named(noisy_teacher, tmp_path):
         train_student(tmp_path / "p.csv", SimpleNamespace(model=tmp_path / "m.pt",
                                                           history=tmp_path / "h.csv"),
                       CFG, "cpu", seed=0)
+
+
+def test_an_unsure_student_seeds_the_graph_cut_with_the_otsu_lesion():
+    """Where the probability never reaches ``seeding.high`` the seed is the image's own Otsu
+    lesion (status ``otsu_only``), not an empty mask."""
+    lesion = disc((90, 120), (45, 60), 20)
+    image = np.full((90, 120, 3), 200, dtype=np.uint8)
+    image[lesion] = (90, 60, 40)
+    params = SeedParams(vignette=False)
+    sure = student_seed(np.where(lesion, 0.9, 0.1), image, params)
+    assert sure.status == "ok" and np.array_equal(sure.certain_fg, lesion)
+    assert sure.certain_bg.sum() == (~lesion).sum()
+    unsure = student_seed(np.where(lesion, 0.5, 0.1), image, params)
+    assert unsure.status == "otsu_only" and not unsure.certain_fg.any()
+    assert mask_metrics(unsure.initial, lesion)["dice"] > 0.95
+    flat = student_seed(np.full((90, 120), 0.2), np.full_like(image, 128), params)
+    assert flat.status == "empty_seed" and not flat.initial.any()
+
+
+def test_a_collection_without_splits_holds_out_a_seeded_tenth():
+    ids = pd.Series([f"ISIC_{i:07d}" for i in range(25)])
+    split = holdout_split(ids, 0.1, seed=3)
+    assert list(split.index) == list(ids.index) and set(split) == {"train", "val"}
+    assert (split == "val").sum() == 2 and split.equals(holdout_split(ids, 0.1, seed=3))
+    assert not split.equals(holdout_split(ids, 0.1, seed=4))
+    assert (holdout_split(ids[:3], 0.1, seed=0) == "val").sum() == 1     # never none

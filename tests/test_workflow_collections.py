@@ -152,3 +152,34 @@ def test_masks_required_on_a_folder_without_masks_stops_before_training(demo_rel
     assert proc.returncode != 0
     assert "masks folder not found, and the setting masks: required" in proc.stdout + proc.stderr
     assert not (results / "data" / "manifest.csv").exists() and not (results / "train").exists()
+
+
+@pytest.mark.slow
+def test_the_students_segment_an_external_dataset_without_retraining(partial_run, demo_release,
+                                                                   tmp_path):
+    """Cross-dataset: the students trained on the main dataset segment and are scored on an
+    external one; with student.adapt the exported one is first fine-tuned on the dataset's own
+    pseudo-labels, nothing else is trained again. Kept last: it adds a dataset to the shared
+    results."""
+    from conftest import write_tiny_release
+    from test_workflow import executed_jobs
+
+    meta = write_tiny_release(tmp_path / "toy", lesions_per_class=1, size=(64, 48), seed=5)
+    config = write_small_config(tmp_path / "config.yaml", demo_release, partial_run,
+                                external={"toy": str(tmp_path / "toy")},
+                                student={**SMALL["student"], "adapt": True, "adapt_epochs": 1})
+    jobs = executed_jobs(run(config))
+    assert "train_student" not in jobs and "train_member" not in jobs
+    assert jobs["adapt_student"] == 1
+    adapted = partial_run / RUN / "external" / "toy" / "student"
+    assert len(pd.read_csv(adapted / "history.csv")) == 1
+    labels = pd.read_csv(adapted / "pseudo_labels.csv")
+    assert len(labels) == len(meta) and labels.split.value_counts()["val"] == 1
+    assert jobs["student"] == jobs["otsu_student"] == jobs["segment_image_prior"] == 1
+    summary = pd.read_csv(partial_run / RUN / "external" / "toy" / "metrics" / "summary.csv")
+    scored = set(zip(summary.variant, summary.stage))
+    assert {("plain", "student"), ("plain", "student_graphcut"), ("image_prior", "graphcut_otsu"),
+            ("image_prior", "otsu_student"), ("image_prior", "otsu_student_graphcut")} <= scored
+    assert (summary.n_images == len(meta)).all()
+    exported = pd.read_csv(partial_run / RUN / "external" / "toy" / "segmentations.csv")
+    assert len(exported) == len(meta) and set(exported.stage) == {"student_graphcut"}

@@ -7,16 +7,17 @@ from pathlib import Path
 import pandas as pd
 
 from xaicut.classes import class_names
-from xaicut.export import ExportPlan, export_segmentations
+from xaicut.export import ExportPlan, auto_export_stage, export_segmentations
 from xaicut.logs import setup_logging
-from xaicut.shards import shard_rows
+from xaicut.shards import AUTO_EXPORT, shard_rows
 
 setup_logging(snakemake.log[0])
 params = snakemake.params
 manifest = pd.read_csv(snakemake.input.manifest, keep_default_na=False)
 main_manifest = pd.read_csv(snakemake.input.get("classes", snakemake.input.manifest))
-plan = ExportPlan(params.variant, params.stage, params.method,
-                  tuple(class_names(main_manifest.dx)))
+stage = (auto_export_stage(snakemake.input.get("student_history"), params.min_student_agreement)
+         if params.stage == AUTO_EXPORT else params.stage)
+plan = ExportPlan(params.variant, stage, params.method, tuple(class_names(main_manifest.dx)))
 shards = [Path(p).name for p in snakemake.input.maps]
 export_segmentations({sh: shard_rows(manifest, sh, params.shard_size) for sh in shards},
                      params.run_masks, params.attribution, snakemake.input.segment, plan,

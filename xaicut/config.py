@@ -15,7 +15,7 @@ import jsonschema
 import yaml
 from snakemake.utils import validate
 
-from xaicut.shards import segment_stage_names, student_stage_names
+from xaicut.shards import AUTO_EXPORT, segment_stage_names, student_stage_names
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
@@ -74,7 +74,7 @@ def check_consistency(config: dict[str, Any]) -> None:
     if config["student"]["enabled"] and "train" not in export["splits"]:
         raise ConfigError("student.enabled: the student learns from the training images' masks; "
                           "add train to export.splits or set student.enabled: false")
-    stages = mask_stages(config)
+    stages = [AUTO_EXPORT, *mask_stages(config)]
     if export["stage"] not in stages:
         raise ConfigError(f"export.stage {export['stage']!r} must be one of {stages}")
 

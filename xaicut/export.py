@@ -25,6 +25,7 @@ from xaicut.attribution_store import attribution_path, read_attribution
 from xaicut.confidence import segmentation_confidence
 from xaicut.ingest import MASK_SUFFIX
 from xaicut.io import atomic_directories, read_mask, read_rgb, write_csv
+from xaicut.shards import AUTO_EXPORT_STAGES
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,22 @@ class ExportPlan:
     stage: str
     method: str
     classes: tuple[str, ...]
+
+
+def auto_export_stage(student_history: str | os.PathLike | None, min_agreement: float) -> str:
+    """The stage ``export.stage: auto`` exports, chosen without ground truth: ``student_graphcut``
+    when the student's Dice with its teacher's pseudo-labels of the held-out validation images
+    (``history.csv`` of ``train_student``, at its kept epoch of lowest validation loss) is at
+    least ``min_agreement`` — it learned to reproduce them — else ``graphcut`` (also without a
+    student, ``student_history`` None)."""
+    if student_history is None:
+        return AUTO_EXPORT_STAGES[1]
+    history = pd.read_csv(student_history)
+    agreement = float(history.loc[history.val_loss.idxmin(), "val_dice"])
+    stage = AUTO_EXPORT_STAGES[0] if agreement >= min_agreement else AUTO_EXPORT_STAGES[1]
+    log.info("export.stage auto: the student reproduces its teacher's held-out pseudo-labels at "
+             "Dice %.3f (threshold %.2f): exporting %s", agreement, min_agreement, stage)
+    return stage
 
 
 def exported_mask_name(image_id: str) -> str:

@@ -44,11 +44,20 @@ SUMMARY_AGGREGATES = {
 }
 """Summary column -> (per-image column, aggregation), in the column order of contracts §7."""
 SUMMARY_COLUMNS = ("variant", "stage", *SUMMARY_AGGREGATES)
+BOOTSTRAP_SAMPLES = 2000
 
 
 def _ratio(num: int, den: int) -> float:
     """``num / den``, or 1 when ``den`` is 0 (the empty-mask convention of the module doc)."""
     return float(num) / den if den else 1.0
+
+
+def bootstrap_interval(values: np.ndarray, seed: int = 0) -> tuple[float, float]:
+    """95 % percentile bootstrap interval of the mean of ``values`` (1-D; per-image scores, or
+    per-image paired differences for a paired interval), ``BOOTSTRAP_SAMPLES`` resamples."""
+    rng = np.random.default_rng(seed)
+    means = rng.choice(values, (BOOTSTRAP_SAMPLES, len(values))).mean(axis=1)
+    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
 
 
 def mask_metrics(prediction: np.ndarray, truth: np.ndarray) -> dict[str, float]:

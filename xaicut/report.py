@@ -68,7 +68,8 @@ MAP_TITLES = {"gradcam": "Grad-CAM map", "gradcampp": "Grad-CAM++ map", "xgradca
               "layercam": "LayerCAM map", "eigencam": "EigenCAM map",
               "eigencam_signed": "Signed EigenCAM map", "scorecam": "ScoreCAM map",
               "shap": "SHAP map", "shap_partition": "Partition SHAP map"}
-MASK_TITLES = {"fused": "Fused mask", "graphcut": "Graph cut"}
+MASK_TITLES = {"fused": "Fused mask", "graphcut": "Graph cut", "student": "Student",
+               "student_graphcut": "Student + graph cut"}
 RANKING_STAGE = "graphcut"
 """The main segmentation stage: it orders the examples and the failure gallery."""
 VARIANT = "variant"

@@ -77,3 +77,9 @@ def student_stage_names(teacher: str) -> list[str]:
     thresholded output and the graph cut it seeds (``otsu_`` prefixed for the image prior)."""
     prefix = "otsu_" if teacher == IMAGE_PRIOR else ""
     return [f"{prefix}student", f"{prefix}student_graphcut"]
+
+
+AUTO_EXPORT = "auto"
+"""``export.stage`` value decided at export time (``xaicut.export.auto_export_stage``) among
+``AUTO_EXPORT_STAGES``: the student's graph cut when the student learned, else the graph cut."""
+AUTO_EXPORT_STAGES = ("student_graphcut", "graphcut")

@@ -33,8 +33,8 @@ from tqdm import tqdm
 from xaicut.confidence import segmentation_confidence
 from xaicut.graphcut import GraphCutParams, graph_cut_refine
 from xaicut.io import read_mask, read_rgb, write_image, write_mask
-from xaicut.seeds import (Seed, SeedParams, clean_with_status, disk, hard_seed, scaled_length,
-                          vignette_mask)
+from xaicut.seeds import (Seed, SeedParams, clean_with_status, disk, hard_seed, otsu_seed,
+                          scaled_length, soft_seed, vignette_mask)
 from xaicut.segment import STATUS_COLUMNS
 from xaicut.shards import shard_rows
 from xaicut.train import ResumeFile, training_fingerprint
@@ -145,30 +145,59 @@ def kept_counts(table: pd.DataFrame, split: str) -> tuple[int, int]:
     return int(rows.kept.sum()), len(rows)
 
 
-def train_student(pseudo_labels_csv: str | os.PathLike, outputs, cfg: dict, device: str,
-                  seed: int, resume_path: str | os.PathLike | None = None) -> None:
-    """Fit the student U-Net on the kept training pseudo-labels, early-stopped on the kept
-    validation pseudo-labels; write ``outputs.model`` and ``outputs.history`` (as
-    ``xaicut.unet.train_unet``). ``cfg``: the ``student`` config section."""
+def kept_rows(pseudo_labels_csv: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The kept training and validation rows of a pseudo-label table; ``ValueError`` naming the
+    file when either is empty."""
     table = pd.read_csv(pseudo_labels_csv)
     kept = table[table.kept]
     train_rows, val_rows = (kept[kept.split == s] for s in ("train", "val"))
     if train_rows.empty or val_rows.empty:
         raise ValueError(f"{pseudo_labels_csv}: the student needs kept pseudo-labels of training "
                          f"and validation images; found {len(train_rows)} and {len(val_rows)}")
-    log.info("training the student (%s) on the pseudo-labels of %d images, validating on %d",
-             cfg["encoder"], len(train_rows), len(val_rows))
+    return train_rows, val_rows
+
+
+def train_student(pseudo_labels_csv: str | os.PathLike, outputs, cfg: dict, device: str,
+                  seed: int, resume_path: str | os.PathLike | None = None,
+                  initial: str | os.PathLike | None = None) -> None:
+    """Fit the student U-Net on the kept training pseudo-labels, early-stopped on the kept
+    validation pseudo-labels; write ``outputs.model`` and ``outputs.history`` (as
+    ``xaicut.unet.train_unet``). ``cfg``: the ``student`` config section; ``initial``: a
+    student checkpoint to fine-tune instead of new weights."""
+    train_rows, val_rows = kept_rows(pseudo_labels_csv)
+    log.info("%s the student (%s) on the pseudo-labels of %d images, validating on %d",
+             "training" if initial is None else "fine-tuning", cfg["encoder"], len(train_rows),
+             len(val_rows))
     resume = ResumeFile(resume_path, training_fingerprint(pseudo_labels_csv, cfg, device, seed))
-    fit_and_save(train_rows, val_rows, outputs, cfg, device, seed, resume, PseudoLabelTable)
+    fit_and_save(train_rows, val_rows, outputs, cfg, device, seed, resume, PseudoLabelTable,
+                 initial)
 
 
-def student_seed(probability: np.ndarray, vignette: np.ndarray, params: SeedParams) -> Seed:
-    """Graph-cut seed from a student's lesion probability (float (H, W) in [0, 1]): certain
-    lesion where it is at least ``params.high`` (cleaned as every seed, ``xaicut.seeds``),
-    certain skin where at most ``params.low`` or in the ``vignette`` (bool (H, W))."""
+def holdout_split(image_ids: pd.Series, val_fraction: float, seed: int) -> pd.Series:
+    """``train`` / ``val`` per image of a collection without splits (an external dataset): a
+    seeded random ``val_fraction`` (at least one image) held out to early-stop on."""
+    n_val = max(1, int(round(val_fraction * len(image_ids))))
+    order = np.random.default_rng(seed).permutation(len(image_ids))
+    split = np.full(len(image_ids), "train", dtype=object)
+    split[order[:n_val]] = "val"
+    return pd.Series(split, index=image_ids.index)
+
+
+def student_seed(probability: np.ndarray, image: np.ndarray, params: SeedParams) -> Seed:
+    """Graph-cut seed from a student's lesion probability (float (H, W) in [0, 1]) for ``image``
+    (uint8 RGB (H, W, 3)): certain lesion where the probability is at least ``params.high``
+    (cleaned as every seed, ``xaicut.seeds``), certain skin where at most ``params.low`` or in the
+    vignette. Where the student is nowhere that sure, the Otsu lesion is the soft seed (status
+    ``otsu_only``, as a map without certain lesion in mode ``trimap_otsu``).
+    """
+    vignette = (vignette_mask(image) if params.vignette
+                else np.zeros(probability.shape, dtype=bool))
     min_area = int(params.min_area_fraction * probability.size)
     certain_fg, status = clean_with_status(probability >= params.high, min_area, vignette)
-    return hard_seed(certain_fg, (probability <= params.low) | vignette, status)
+    if certain_fg.any():
+        return hard_seed(certain_fg, (probability <= params.low) | vignette, status)
+    lesion = otsu_seed(image, vignette, min_area_fraction=params.min_area_fraction)
+    return soft_seed(lesion, "otsu_only" if lesion.any() else "empty_seed")
 
 
 def segment_student_shard(manifest: pd.DataFrame, model_path: str | os.PathLike, shard: str,
@@ -194,9 +223,7 @@ def segment_student_shard(manifest: pd.DataFrame, model_path: str | os.PathLike,
         write_mask(probability > 0.5, Path(thresholded_dir) / f"{image_id}.png")
         start = time.perf_counter()
         image = read_rgb(paths[image_id])
-        vignette = (vignette_mask(image) if seed_params.vignette
-                    else np.zeros(probability.shape, dtype=bool))
-        seed = student_seed(probability, vignette, seed_params)
+        seed = student_seed(probability, image, seed_params)
         result = graph_cut_refine(image, seed.initial, params, seed.certain_fg, seed.certain_bg)
         write_mask(result.mask, Path(refined_dir) / f"{image_id}.png")
         records.append((image_id, refined, seed.status, result.status, result.iterations,

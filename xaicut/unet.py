@@ -239,12 +239,15 @@ def train_unet(manifest_csv: str | os.PathLike, outputs, cfg: dict, device: str,
 
 def fit_and_save(train_rows: pd.DataFrame, val_rows: pd.DataFrame, outputs, cfg: dict,
                  device: str, seed: int, resume: ResumeFile,
-                 dataset: type[MaskTable] = MaskTable) -> None:
-    """Build a :class:`UNet` (weights seeded with ``seed``), :func:`fit_unet` it on the rows
-    (``image_path``, ``mask_path``), save the checkpoint of the lowest validation loss to
-    ``outputs.model`` and the history to ``outputs.history``, then remove the resume state."""
+                 dataset: type[MaskTable] = MaskTable,
+                 initial: str | os.PathLike | None = None) -> None:
+    """Build a :class:`UNet` (weights seeded with ``seed``, or those of the checkpoint
+    ``initial`` to fine-tune it), :func:`fit_unet` it on the rows (``image_path``,
+    ``mask_path``), save the checkpoint of the lowest validation loss to ``outputs.model`` and
+    the history to ``outputs.history``, then remove the resume state."""
     seed_everything(seed)  # the decoder's (and without pretrained weights the encoder's) weights
-    model = UNet(cfg["encoder"], cfg["pretrained_weights"])
+    model = (UNet(cfg["encoder"], cfg["pretrained_weights"]) if initial is None
+             else load_unet(initial)[0])
     model, history = fit_unet(model, train_rows, val_rows, cfg, device, seed, resume, dataset)
     best = history.loc[history.val_loss.idxmin()]
     save_checkpoint(model, outputs.model, encoder=cfg["encoder"], input_size=cfg["input_size"],
