@@ -47,7 +47,7 @@ CLUSTER_RULES = {"demo_data", "ingest", "augment", "train_member", "train", "att
                  "faithfulness", "fuse", "segment", "train_unet", "unet", "evaluate", "score_segmentations",
                  "export", "report"}
 GPU_RULES = {"train_member", "train", "attribute", "train_unet", "unet", "train_student", "student",
-             "student_round", "otsu_student"}
+             "student_round", "otsu_student", "adapt_student"}
 """Rules that ask for a GPU with device: cuda."""
 STAGES = ["gradcam", "shap", "fused", "otsu", "graphcut", "graphcut_trimap_otsu", "graphcut_and",
           "unet"]
