@@ -340,7 +340,9 @@ def student_history(dataset):
     the main dataset): the fine-tuned one of an external dataset when student.adapt."""
     if dataset and config["student"]["adapt"]:
         return str(ADAPTED / "history.csv").format(dataset=dataset)
-    return final_student_model(EXPORT_VARIANT).replace("model.pt", "history.csv")
+    return str(STUDENT_ROUND / "history.csv").format(
+        teacher=EXPORT_VARIANT, round=STUDENT_ROUNDS
+    )
 
 
 def export_inputs(wildcards):

@@ -287,6 +287,12 @@ def soft_seed(initial: np.ndarray, status: str) -> Seed:
     return Seed(initial, none, none.copy(), status)
 
 
+def otsu_only_seed(lesion: np.ndarray) -> Seed:
+    """The Otsu lesion (bool (H, W)) as soft seed where a map or student gives no certain lesion:
+    status ``otsu_only``, or ``empty_seed`` when there is no Otsu lesion either."""
+    return soft_seed(lesion, "otsu_only" if lesion.any() else "empty_seed")
+
+
 def hard_seed(certain_fg: np.ndarray, certain_bg: np.ndarray, status: str) -> Seed:
     """A trimap :class:`Seed`: ``certain_fg`` initialises the lesion GMM; where the two masks
     overlap (only possible through the vignette) the pixel is certain skin."""
@@ -385,7 +391,7 @@ def build_seed(mode: str, maps: dict[str, np.ndarray], image: np.ndarray,
         certain_fg, certain_bg, status = map_trimap(fused, params, min_area, vignette)
         return hard_seed(certain_fg, certain_bg, merge_status(status, "map_only"))
     if not (fused >= params.high).any():
-        return soft_seed(lesion, "otsu_only" if lesion.any() else "empty_seed")
+        return otsu_only_seed(lesion)
     certain_fg, certain_bg, status = otsu_trimap(fused, lesion, params, min_area, vignette)
     return hard_seed(certain_fg, certain_bg, merge_status(status, map_status))
 

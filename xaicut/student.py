@@ -33,8 +33,8 @@ from tqdm import tqdm
 from xaicut.confidence import segmentation_confidence
 from xaicut.graphcut import GraphCutParams, graph_cut_refine
 from xaicut.io import read_mask, read_rgb, write_image, write_mask
-from xaicut.seeds import (Seed, SeedParams, clean_with_status, disk, hard_seed, otsu_seed,
-                          scaled_length, soft_seed, vignette_mask)
+from xaicut.seeds import (Seed, SeedParams, clean_with_status, disk, hard_seed, otsu_only_seed,
+                          otsu_seed, scaled_length, vignette_mask)
 from xaicut.segment import STATUS_COLUMNS
 from xaicut.shards import shard_rows
 from xaicut.train import ResumeFile, training_fingerprint
@@ -196,8 +196,7 @@ def student_seed(probability: np.ndarray, image: np.ndarray, params: SeedParams)
     certain_fg, status = clean_with_status(probability >= params.high, min_area, vignette)
     if certain_fg.any():
         return hard_seed(certain_fg, (probability <= params.low) | vignette, status)
-    lesion = otsu_seed(image, vignette, min_area_fraction=params.min_area_fraction)
-    return soft_seed(lesion, "otsu_only" if lesion.any() else "empty_seed")
+    return otsu_only_seed(otsu_seed(image, vignette, min_area_fraction=params.min_area_fraction))
 
 
 def segment_student_shard(manifest: pd.DataFrame, model_path: str | os.PathLike, shard: str,
