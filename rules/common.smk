@@ -253,6 +253,14 @@ def teacher_mask_dirs(wildcards):
     return [str(folder / sh) for sh in teacher_shards()]
 
 
+def student_encoder(wildcards):
+    """The classifier whose body starts the student's encoder (student.encoder_from_classifier):
+    the teacher variant's first member; none for the image prior's student."""
+    if wildcards.teacher == IMAGE_PRIOR or not config["student"]["encoder_from_classifier"]:
+        return {}
+    return {"encoder": str(MEMBERS / "0" / "model.pt").format(variant=wildcards.teacher)}
+
+
 def final_student_model(teacher):
     """The model of a teacher's last self-training round, whose masks are its stages."""
     return str(STUDENT_ROUND / "model.pt").format(teacher=teacher, round=STUDENT_ROUNDS)

@@ -47,6 +47,7 @@ rule pseudo_labels:
 
 rule train_student:
     input:
+        unpack(student_encoder),
         table=STUDENT_ROUND / "pseudo_labels.csv",
     output:
         model=STUDENT_ROUND / "model.pt",

@@ -34,6 +34,9 @@ def test_shipped_config_is_valid_and_defaults_fill_in():
     ({"data_dir": "demo", "variants": {"big": {"arch": "resnet1000"}}}, "variants.big: .*resnet1000"),
     ({"data_dir": "demo", "variants": {"a": None}}, "every variant is null"),
     ({"data_dir": "demo", "variants": {"a/b": {}}}, "does not match"),
+    ({"data_dir": "demo", "train": {"arch": "resnet34", "cbam": False},
+      "student": {"encoder_from_classifier": True}},
+     r"student.encoder_from_classifier: .*resnet18.*a resnet34 with cbam False"),
 ])
 def test_invalid_configs_are_named(config, named):
     with pytest.raises(ConfigError, match=named):

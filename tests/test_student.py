@@ -16,6 +16,7 @@ from xaicut.graphcut import GraphCutParams
 from xaicut.ingest import build_manifest
 from xaicut.io import read_mask, write_image, write_mask
 from xaicut.metrics import mask_metrics
+from xaicut.model import build_classifier, save_checkpoint
 from xaicut.seeds import SeedParams
 from xaicut.student import (IGNORE_MODES, PSEUDO_LABEL_COLUMNS, PseudoLabelTable,
                             build_pseudo_labels, holdout_split, ignore_region, keep_most_confident,
@@ -160,6 +161,23 @@ def test_a_killed_student_resumes_to_the_same_model(noisy_teacher, tmp_path, mon
     a, b = (torch.load(tmp_path / f"{n}.pt", weights_only=True)["state_dict"]
             for n in ("whole", "killed"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_student_encoder_starts_from_the_classifier_body(noisy_teacher, tmp_path):
+    root, manifest = noisy_teacher
+    build_pseudo_labels(manifest, [root / "teacher"], [root / "teacher"], tmp_path / "pseudo",
+                        "none", 0.02, 1.0).to_csv(tmp_path / "p.csv", index=False)
+    torch.manual_seed(5)
+    classifier = build_classifier("resnet18", num_classes=7)
+    save_checkpoint(classifier, tmp_path / "classifier.pt", arch="resnet18", classes=list("abcdefg"))
+    out = SimpleNamespace(model=tmp_path / "m.pt", history=tmp_path / "h.csv")
+    # lr 0: the saved weights are the initial ones
+    train_student(tmp_path / "p.csv", out, {**CFG, "epochs": 1, "lr": 0.0}, "cpu", seed=0,
+                  encoder_weights=tmp_path / "classifier.pt")
+    student = torch.load(out.model, weights_only=True)["state_dict"]
+    body = classifier.state_dict()
+    assert torch.equal(student["stem.0.weight"], body["conv1.weight"])
+    assert torch.equal(student["layers.3.1.conv2.weight"], body["layer4.1.conv2.weight"])
 
 
 def test_no_kept_validation_pseudo_label_is_named(noisy_teacher, tmp_path):

@@ -74,9 +74,27 @@ def check_consistency(config: dict[str, Any]) -> None:
     if config["student"]["enabled"] and "train" not in export["splits"]:
         raise ConfigError("student.enabled: the student learns from the training images' masks; "
                           "add train to export.splits or set student.enabled: false")
+    check_student_encoder(config)
     stages = [AUTO_EXPORT, *mask_stages(config)]
     if export["stage"] not in stages:
         raise ConfigError(f"export.stage {export['stage']!r} must be one of {stages}")
+
+
+def check_student_encoder(config: dict[str, Any]) -> None:
+    """Raise ``ConfigError`` when ``student.encoder_from_classifier`` asks for the exported
+    variant's classifier as the student's encoder and that classifier cannot be one (another
+    ResNet, or CBAM blocks the U-Net encoder lacks)."""
+    student = config["student"]
+    if not (student["enabled"] and student["encoder_from_classifier"]):
+        return
+    variant = export_variant(config)
+    settings = variant_train_settings(config, variant)
+    if settings["arch"] != student["encoder"] or settings["cbam"]:
+        raise ConfigError(
+            f"student.encoder_from_classifier: the student's encoder ({student['encoder']}) starts "
+            f"from variant {variant}'s classifier, a {settings['arch']} with cbam "
+            f"{settings['cbam']}; it must be a {student['encoder']} without CBAM (set "
+            "student.encoder_from_classifier: false to start from pretrained_weights or scratch)")
 
 
 def mask_stages(config: dict[str, Any]) -> list[str]:

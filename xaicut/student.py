@@ -159,15 +159,20 @@ def kept_rows(pseudo_labels_csv: str | os.PathLike) -> tuple[pd.DataFrame, pd.Da
 
 def train_student(pseudo_labels_csv: str | os.PathLike, outputs, cfg: dict, device: str,
                   seed: int, resume_path: str | os.PathLike | None = None,
-                  initial: str | os.PathLike | None = None) -> None:
+                  initial: str | os.PathLike | None = None,
+                  encoder_weights: str | os.PathLike | None = None) -> None:
     """Fit the student U-Net on the kept training pseudo-labels, early-stopped on the kept
     validation pseudo-labels; write ``outputs.model`` and ``outputs.history`` (as
     ``xaicut.unet.train_unet``). ``cfg``: the ``student`` config section; ``initial``: a
-    student checkpoint to fine-tune instead of new weights."""
+    student checkpoint to fine-tune instead of new weights; ``encoder_weights``: a classifier
+    checkpoint (``xaicut.model.save_checkpoint`` of a plain ResNet ``cfg["encoder"]``) whose body
+    starts the encoder, in place of ``cfg["pretrained_weights"]``."""
     train_rows, val_rows = kept_rows(pseudo_labels_csv)
-    log.info("%s the student (%s) on the pseudo-labels of %d images, validating on %d",
-             "training" if initial is None else "fine-tuning", cfg["encoder"], len(train_rows),
-             len(val_rows))
+    if encoder_weights is not None:
+        cfg = {**cfg, "pretrained_weights": str(encoder_weights)}
+    log.info("%s the student (%s, encoder from %s) on the pseudo-labels of %d images, "
+             "validating on %d", "training" if initial is None else "fine-tuning", cfg["encoder"],
+             initial or cfg["pretrained_weights"] or "scratch", len(train_rows), len(val_rows))
     resume = ResumeFile(resume_path, training_fingerprint(pseudo_labels_csv, cfg, device, seed))
     fit_and_save(train_rows, val_rows, outputs, cfg, device, seed, resume, PseudoLabelTable,
                  initial)
