@@ -256,9 +256,14 @@ def teacher_mask_dirs(wildcards):
 def student_encoder(wildcards):
     """The classifier whose body starts the student's encoder (student.encoder_from_classifier):
     the teacher variant's first member; none for the image prior's student."""
-    if wildcards.teacher == IMAGE_PRIOR or not config["student"]["encoder_from_classifier"]:
+    if (
+        wildcards.teacher == IMAGE_PRIOR
+        or not config["student"]["encoder_from_classifier"]
+    ):
         return {}
-    return {"encoder": str(MEMBERS / "0" / "model.pt").format(variant=wildcards.teacher)}
+    return {
+        "encoder": str(MEMBERS / "0" / "model.pt").format(variant=wildcards.teacher)
+    }
 
 
 def final_student_model(teacher):
