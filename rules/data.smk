@@ -34,6 +34,7 @@ checkpoint ingest:
         on_bad_input=config["on_bad_input"],
         masks=config["masks"],
         label_column=config["label_column"],
+        max_image_pixels=config["max_image_pixels"],
         external=False,
     script:
         "../workflow_scripts/ingest.py"
@@ -56,6 +57,7 @@ checkpoint ingest_external:
         on_bad_input=config["on_bad_input"],
         masks=config["masks"],
         label_column=config["label_column"],
+        max_image_pixels=config["max_image_pixels"],
         external=True,
     script:
         "../workflow_scripts/ingest.py"

@@ -38,7 +38,7 @@ rule pseudo_labels:
     log:
         RUN / "logs" / "student" / "{teacher}_round{round}_pseudo_labels.log",
     conda:
-        "../envs/segment.yaml"
+        "../envs/torch.yaml"
     params:
         student={k: config["student"][k] for k in PSEUDO_LABELLING},
     script:

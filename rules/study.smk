@@ -39,6 +39,6 @@ rule faithfulness:
     log:
         RESULTS / "logs" / "faithfulness" / "{variant}.log",
     conda:
-        "../envs/segment.yaml"
+        "../envs/torch.yaml"
     script:
         "../workflow_scripts/faithfulness.py"

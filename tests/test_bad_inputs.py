@@ -4,8 +4,10 @@ or, under ``on_bad_input: skip``, in the image being left out and listed in reje
 from __future__ import annotations
 
 import re
+import struct
 import subprocess
 import sys
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +21,8 @@ from PIL import Image
 
 from conftest import REPO, write_tiny_release
 from xaicut.config import ConfigError, validate_config
-from xaicut.ingest import NOT_IN_METADATA, REJECTED_COLUMNS, DatasetError, ingest_release
+from xaicut.ingest import (MAX_IMAGE_PIXELS, NOT_IN_METADATA, REJECTED_COLUMNS, DatasetError,
+                           ingest_release)
 from xaicut.io import write_mask
 from xaicut.model import build_classifier, check_pretrained_weights, load_checkpoint
 
@@ -103,6 +106,22 @@ def second_copy(root: Path) -> None:
     other.write_bytes(image(root).read_bytes())
 
 
+def claim_size(file: Callable[[Path], Path], width: int, height: int) -> Callable[[Path], None]:
+    """Rewrite the size the JPEG (SOF0) or PNG (IHDR) header of ``file`` declares, its pixel
+    data unchanged: a decompression bomb in a few hundred bytes, which only a check of the
+    header before decoding turns into a per-file problem."""
+    def corrupt(root: Path) -> None:
+        data = bytearray(file(root).read_bytes())
+        if data.startswith(b"\x89PNG"):
+            data[16:24] = struct.pack(">II", width, height)
+            data[29:33] = struct.pack(">I", zlib.crc32(data[12:29]))
+        else:
+            at = data.index(b"\xff\xc0") + 5
+            data[at:at + 4] = struct.pack(">HH", height, width)
+        file(root).write_bytes(bytes(data))
+    return corrupt
+
+
 BLOCK = np.zeros((H, W), np.uint8)
 BLOCK[10:25, 15:35] = 1
 RGB_16BIT = np.random.default_rng(0).integers(0, 65535, (H, W, 3)).astype(np.uint16)
@@ -117,6 +136,8 @@ IMAGE_CASES: dict[str, tuple[Callable[[Path], None], Callable[[Path], Path], str
     "rgba-image": (disguise(RGBA), image, "alpha channel"),
     "16-bit-image": (disguise(RGB_16BIT), image, "16-bit samples"),
     "16-bit-grayscale-image": (disguise(RGB_16BIT[..., 0]), image, "16-bit grayscale"),
+    "image-over-pixel-limit": (claim_size(image, 20_000, 12_000), image,
+                               "image is 20000x12000 (240,000,000 pixels), over max_image_pixels"),
     "mask-other-size": (lambda r: write_mask(np.ones((10, 10), bool), mask(r)), mask,
                         "mask size 10x10 differs from image 48x36"),
     "mask-0-1": (mask_values(BLOCK), mask, "mask values are 0/1"),
@@ -124,6 +145,8 @@ IMAGE_CASES: dict[str, tuple[Callable[[Path], None], Callable[[Path], Path], str
     "mask-colour": (lambda r: cv2.imwrite(str(mask(r)), np.dstack([BLOCK * 255] * 3)), mask,
                     "expected single-channel"),
     "mask-empty": (mask_values(BLOCK * 0), mask, "no lesion pixel"),
+    "mask-over-pixel-limit": (claim_size(mask, 20_000, 12_000), mask,
+                              "mask size 20000x12000 differs from image 48x36"),
     "zero-byte-mask": (lambda r: mask(r).write_bytes(b""), mask, "mask not decodable"),
     "mask-without-image": (lambda r: image(r).unlink(), mask,
                            f"mask without image: no image file for metadata image_id {VICTIM}"),
@@ -158,6 +181,27 @@ def test_bad_image_input_is_named_or_skipped(case, release):
     assert list(skipped.rejected.columns) == list(REJECTED_COLUMNS)
     row = skipped.rejected[skipped.rejected.problem.str.contains(problem, regex=False)]
     assert len(row) == len(lines) and row.file.str.startswith(str(named_file(release))).all()
+
+
+def test_max_image_pixels_is_the_largest_image_accepted(release):
+    """A 100x100 image over a limit of 5,000 pixels is a problem of its file under either
+    policy; at a limit of its own size it is accepted like the 48x36 images."""
+    cv2.imwrite(str(image(release)), np.full((100, 100, 3), 90, np.uint8))
+    mask(release).unlink()
+    problem = "image is 100x100 (10,000 pixels), over max_image_pixels 5,000"
+    with pytest.raises(DatasetError, match=re.escape(f"{image(release)}: {problem}")):
+        ingest_release(release, val=0.2, test=0.2, seed=1, max_image_pixels=5_000)
+    skipped = ingest_release(release, val=0.2, test=0.2, seed=1, on_bad_input="skip",
+                             max_image_pixels=5_000)
+    assert skipped.rejected.problem.str.startswith(problem).tolist() == [True]
+    assert VICTIM not in set(skipped.manifest.image_id) and len(skipped.manifest) == 55
+    accepted = ingest_release(release, val=0.2, test=0.2, seed=1,
+                              max_image_pixels=100 * 100).manifest.set_index("image_id")
+    assert (accepted.loc[VICTIM, "width"], accepted.loc[VICTIM, "height"]) == (100, 100)
+
+
+def test_max_image_pixels_default_is_the_schema_default():
+    assert validate_config({"data_dir": "demo"})["max_image_pixels"] == MAX_IMAGE_PIXELS
 
 
 def not_utf8(root: Path) -> None:

@@ -16,6 +16,7 @@ ingested = ingest_release(snakemake.input.data, val=split["val"], test=split["te
                           seed=params.seed, on_bad_input=params.on_bad_input,
                           external=params.external, masks=params.masks,
                           label_column=params.label_column,
-                          classes=class_names(pd.read_csv(main).dx) if main else None)
+                          classes=class_names(pd.read_csv(main).dx) if main else None,
+                          max_image_pixels=params.max_image_pixels)
 write_csv(ingested.rejected, snakemake.output.rejected)
 write_csv(ingested.manifest, snakemake.output.manifest)

@@ -17,9 +17,10 @@ only ``image_id``: a missing or empty ``dx`` means unlabelled (label -1), a miss
 ``lesion_id`` is the image id, and every image is in the ``test`` split.
 
 Problems of the whole metadata file (missing, empty, not UTF-8, a required column missing) always
-raise ``DatasetError``. Problems of one image (its metadata row, image file or mask) raise under
-the policy ``on_bad_input: error`` and exclude the image under ``skip``. Image and mask files with
-no metadata row are never used; they are listed in ``rejected.csv`` under either policy.
+raise ``DatasetError``. Problems of one image (its metadata row, image file or mask, or an image
+over ``max_image_pixels``) raise under the policy ``on_bad_input: error`` and exclude the image
+under ``skip``. Image and mask files with no metadata row are never used; they are listed in
+``rejected.csv`` under either policy.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +80,9 @@ POLICIES = ("error", "skip")
 NOT_IN_METADATA = "not listed in the metadata: never used"
 SAFE_IMAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 MAX_LISTED = 50  # problems quoted in an error message; the log has all of them
+MAX_IMAGE_PIXELS = 178_956_970
+"""Default of config ``max_image_pixels`` (width x height): Pillow's own refusal size, twice its
+``Image.MAX_IMAGE_PIXELS``."""
 
 PIXEL_FORMATS = {
     "L": "grayscale", "LA": "grayscale with alpha", "RGBA": "RGB with an alpha channel",
@@ -185,18 +191,40 @@ def check_metadata(path: Path, meta: pd.DataFrame, external: bool = False,
     return meta[keep], rejected
 
 
-def image_problem(path: Path) -> tuple[str | None, tuple[int, int]]:
+@contextmanager
+def open_image(path: Path) -> Iterator[Image.Image]:
+    """Open ``path`` with Pillow, reading its header only (``load`` decodes the pixels), without
+    Pillow's decompression-bomb check: ingest compares the size with ``max_image_pixels`` itself,
+    so that an oversized file is a problem of that file, not a crash."""
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        image = Image.open(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    with image:
+        yield image
+
+
+def image_problem(path: Path,
+                  max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[str | None, tuple[int, int]]:
     """Decode an image fully; return (problem or None, (width, height)).
 
-    Accepted: 8-bit RGB (any format OpenCV and Pillow both read). Rejected: empty, truncated or
-    corrupt files, grayscale, alpha, palette, CMYK and 16-bit images.
+    Accepted: 8-bit RGB (any format OpenCV and Pillow both read) of at most ``max_pixels``
+    pixels (width x height). Rejected: empty, truncated or corrupt files, grayscale, alpha,
+    palette, CMYK and 16-bit images, and larger images, found from the header before any pixel
+    is decoded.
     """
     if path.stat().st_size == 0:
         return "image file is empty (0 bytes)", (0, 0)
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
+            size = width, height = image.size
+            if width * height > max_pixels:
+                return (f"image is {width}x{height} ({width * height:,} pixels), over "
+                        f"max_image_pixels {max_pixels:,} (a guard against decompression bombs; "
+                        "raise it for very large scans)"), size
             image.load()  # decodes every byte: truncated or corrupt data raise here
-            mode, size, fmt = image.mode, image.size, image.format
+            mode, fmt = image.mode, image.format
     except (OSError, SyntaxError, ValueError) as err:
         return f"image not decodable ({err})", (0, 0)
     if mode != "RGB":
@@ -210,21 +238,23 @@ def mask_problem(path: Path, image_size: tuple[int, int]) -> str | None:
     """Return what is wrong with a ground-truth mask of an image of ``image_size`` (w, h), or None.
 
     A mask must be a single-channel image of the image's size with values 0 and 255 only and at
-    least one lesion pixel (1-bit images count as 0/255).
+    least one lesion pixel (1-bit images count as 0/255). Mode and size are read from the header
+    before any pixel is decoded, so a mask is never larger than its (checked) image.
     """
     if not path.is_file():
         return "mask missing"
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             mode, size = image.mode, image.size
+            if mode not in ("L", "1"):
+                return (f"mask is {PIXEL_FORMATS.get(mode, mode)} (mode {mode}); expected "
+                        "single-channel 0/255")
+            if size != image_size:
+                return (f"mask size {size[0]}x{size[1]} differs from image "
+                        f"{image_size[0]}x{image_size[1]}")
             values = np.asarray(image.convert("L") if mode == "1" else image)
     except (OSError, SyntaxError, ValueError) as err:
         return f"mask not decodable ({err})"
-    if mode not in ("L", "1"):
-        return f"mask is {PIXEL_FORMATS.get(mode, mode)} (mode {mode}); expected single-channel 0/255"
-    if size != image_size:
-        return (f"mask size {size[0]}x{size[1]} differs from image "
-                f"{image_size[0]}x{image_size[1]}")
     levels = np.unique(values)
     if set(levels) <= {0, 1} and 1 in levels:
         return "mask values are 0/1; expected 0/255 (a 0/1 mask would read as empty)"
@@ -259,10 +289,11 @@ def unlisted_files(data_dir: Path, images: dict[str, Path], listed: set[str],
 
 
 def collect_images(data_dir: Path, meta: pd.DataFrame, images: dict[str, Path],
-                   layout: Layout = HAM10000_LAYOUT,
-                   masks: str = "auto") -> tuple[pd.DataFrame, list[Rejection]]:
+                   layout: Layout = HAM10000_LAYOUT, masks: str = "auto",
+                   max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[pd.DataFrame, list[Rejection]]:
     """Decode every listed image and its mask, if any; return (manifest rows without split and
-    label, rejections). ``masks: required`` makes a missing mask a rejection."""
+    label, rejections). ``masks: required`` makes a missing mask a rejection; an image over
+    ``max_pixels`` pixels is one too (``image_problem``)."""
     rows, rejected = [], []
     for rec in tqdm(meta.itertuples(index=False), total=len(meta), desc="ingest", unit="img"):
         mask_path = mask_path_for(data_dir, rec.image_id, layout)
@@ -275,7 +306,7 @@ def collect_images(data_dir: Path, meta: pd.DataFrame, images: dict[str, Path],
                 rejected.append(Rejection(rec.image_id, str(expected), problem))
             continue
         image_path = images[rec.image_id]
-        problem, (width, height) = image_problem(image_path)
+        problem, (width, height) = image_problem(image_path, max_pixels)
         if problem is not None:
             rejected.append(Rejection(rec.image_id, str(image_path), problem))
             continue
@@ -359,8 +390,8 @@ def read_metadata(data_dir: Path, layout: Layout, external: bool,
 
 def ingest_release(data_dir: str | os.PathLike, val: float, test: float, seed: int,
                    on_bad_input: str = "error", external: bool = False, masks: str = "auto",
-                   label_column: str = "dx",
-                   classes: list[str] | None = None) -> Ingested:
+                   label_column: str = "dx", classes: list[str] | None = None,
+                   max_image_pixels: int = MAX_IMAGE_PIXELS) -> Ingested:
     """Validate the dataset folder; return the split manifest and the rejected inputs.
 
     ``on_bad_input`` is ``error`` (raise ``DatasetError`` listing every bad image) or ``skip``
@@ -369,7 +400,8 @@ def ingest_release(data_dir: str | os.PathLike, val: float, test: float, seed: i
     ``label_column``: the metadata column holding each image's class (plain layout; the
     manifest calls it ``dx``). ``external``: a dataset only scored (labels optional, every image
     in the test split; ``val``, ``test`` and ``seed`` unused) with the main dataset's
-    ``classes`` (its labels must be one of them).
+    ``classes`` (its labels must be one of them). ``max_image_pixels``: the largest image
+    accepted (width x height); a larger one is a problem of its file.
     """
     if on_bad_input not in POLICIES:
         raise ValueError(f"on_bad_input must be one of {POLICIES}, not {on_bad_input!r}")
@@ -381,7 +413,7 @@ def ingest_release(data_dir: str | os.PathLike, val: float, test: float, seed: i
     meta, bad_rows = check_metadata(meta_path, table, external, known)
     images, duplicates = find_images(data_dir, layout)
     meta = meta[~meta.image_id.isin({r.image_id for r in duplicates})]
-    frame, bad_files = collect_images(data_dir, meta, images, layout, masks)
+    frame, bad_files = collect_images(data_dir, meta, images, layout, masks, max_image_pixels)
     problems = bad_rows + duplicates + bad_files
     if problems and on_bad_input == "error":
         raise_for(problems, data_dir)
