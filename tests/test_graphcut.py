@@ -123,8 +123,8 @@ def test_component_selection_modes():
     mask[40:60, 40:60] = True  # central, 400 px
     mask[0:30, 0:30] = True  # corner, 900 px
     assert np.count_nonzero(select_component(mask, "largest")) == 900
-    assert select_component(mask, "central")[50, 50]
-    assert np.count_nonzero(select_component(mask, "central")) == 400
+    assert select_component(mask, "nearest_centre")[50, 50]
+    assert np.count_nonzero(select_component(mask, "nearest_centre")) == 400
     assert np.array_equal(select_component(mask, "all"), mask)
 
 

@@ -92,7 +92,7 @@ class GraphCutParams:
     fill_holes: bool = True
     opening_radius: int = 2  # px at working size, 0 = off
     closing_radius: int = 2  # px at working size, 0 = off
-    keep_component: str = "largest"  # "largest", "central" or "all"
+    keep_component: str = "largest"  # "largest", "nearest_centre" or "all"
     seed: int = 0  # random_state for GMM and subsampling
 
     def __post_init__(self) -> None:

@@ -7,7 +7,7 @@ Two measures of centrality serve different callers:
 
 * :func:`central_component`: the smallest *mean* inscribed-ellipse radius
   (:func:`normalised_radius`) over a component's pixels (seeds, ``fuse.region: central``);
-* :func:`select_component` mode ``central``: the component holding the pixel nearest the
+* :func:`select_component` mode ``nearest_centre``: the component holding the pixel nearest the
   image centre, in pixels (the graph cut's clean-up, ``segment.keep_component``).
 """
 
@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-KEEP_COMPONENT_MODES = ("largest", "central", "all")
+KEEP_COMPONENT_MODES = ("largest", "nearest_centre", "all")
 """Modes of :func:`select_component`."""
 
 
@@ -106,7 +106,7 @@ def _nearest_centre(labels: np.ndarray, count: int, areas: np.ndarray) -> int:
 
 def select_component(mask: np.ndarray, mode: str, anchor: np.ndarray | None = None) -> np.ndarray:
     """Keep one 8-connected component of ``mask`` (bool (H, W)): the largest (``"largest"``) or
-    the one with the pixel nearest the image centre (``"central"``).
+    the one with the pixel nearest the image centre (``"nearest_centre"``).
 
     ``"all"`` or an empty mask returns ``mask`` unchanged. With a bool (H, W) ``anchor`` (certain
     lesion pixels) that meets ``mask``, every component touching the anchor is kept instead,
