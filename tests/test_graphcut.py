@@ -7,17 +7,13 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from xaicut.graphcut import (
-    GraphCutParams,
-    GridCut,
-    color_features,
-    contrast_weights,
-    graph_cut_refine,
-    pairwise_weights,
-    select_component,
-)
+from xaicut.color_models import color_features
+from xaicut.graphcut import GraphCutParams, graph_cut_refine
+from xaicut.grid_cut import GridCut
 from xaicut.io import read_mask, read_rgb
+from xaicut.masks import select_component
 from xaicut.metrics import mask_metrics
+from xaicut.pairwise_terms import contrast_weights, pairwise_weights
 
 SAMPLE = REPO / "tests" / "data" / "ham10000_sample"
 
@@ -98,7 +94,7 @@ def test_single_iteration_reports_first_change():
 def test_dynamic_cut_matches_fresh_cut():
     """Re-solving with new terminal capacities on a used graph equals solving a fresh graph."""
     image, truth = ellipse_scene()
-    pairwise = contrast_weights(color_features(image, "lab"), GraphCutParams())
+    pairwise = contrast_weights(color_features(image, "lab"), connectivity=8, weight=10.0)
     rng = np.random.default_rng(0)
 
     def caps(lesion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +111,8 @@ def test_dynamic_cut_matches_fresh_cut():
 
 def test_contrast_weights_are_small_across_edges():
     image, truth = ellipse_scene()
-    (_, horizontal), *_ = contrast_weights(color_features(image, "lab"), GraphCutParams())
+    (_, horizontal), *_ = contrast_weights(color_features(image, "lab"), connectivity=8,
+                                           weight=10.0)
     crossing = truth[:, :-1] != truth[:, 1:]
     assert horizontal[:, :-1][crossing].mean() < 0.5 * horizontal[:, :-1][~crossing].mean()
     assert np.all(horizontal[:, -1] == 0)
@@ -126,8 +123,8 @@ def test_component_selection_modes():
     mask[40:60, 40:60] = True  # central, 400 px
     mask[0:30, 0:30] = True  # corner, 900 px
     assert np.count_nonzero(select_component(mask, "largest")) == 900
-    assert select_component(mask, "central")[50, 50]
-    assert np.count_nonzero(select_component(mask, "central")) == 400
+    assert select_component(mask, "nearest_centre")[50, 50]
+    assert np.count_nonzero(select_component(mask, "nearest_centre")) == 400
     assert np.array_equal(select_component(mask, "all"), mask)
 
 
@@ -164,7 +161,7 @@ def test_invalid_inputs_raise():
         graph_cut_refine(image.astype(float), truth, GraphCutParams())
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         graph_cut_refine(image[..., :2], truth, GraphCutParams())
-    with pytest.raises(ValueError, match="differs"):
+    with pytest.raises(ValueError, match="seed_mask"):
         graph_cut_refine(image, truth[:-1], GraphCutParams())
     with pytest.raises(ValueError, match="bool"):
         graph_cut_refine(image, truth.astype(np.uint8), GraphCutParams())
@@ -253,15 +250,18 @@ def test_gradient_and_texture_terms_lower_weights_across_the_edge():
     image, truth = ellipse_scene()
     features = color_features(image, "lab")
     crossing = truth[:, :-1] != truth[:, 1:]
-    params = GraphCutParams(pairwise_weight=0.0, gradient_weight=1.0, texture_weight=1.0)
-    (_, horizontal), *_ = pairwise_weights(image, features, params)
+    terms = {"connectivity": 8, "colour_weight": 0.0, "gradient_weight": 1.0,
+             "texture_weight": 1.0, "texture_window": 5}
+    (_, horizontal), *_ = pairwise_weights(image, features, **terms)
     assert horizontal[:, :-1][crossing].mean() < 0.8 * horizontal[:, :-1][~crossing].mean()
     assert np.all(horizontal[:, -1] == 0) and horizontal.max() <= 2.0
-    colour_only = pairwise_weights(image, features, GraphCutParams())
-    reference = contrast_weights(features, GraphCutParams())
+    colour_only = pairwise_weights(image, features, **{**terms, "colour_weight": 10.0,
+                                                      "gradient_weight": 0.0,
+                                                      "texture_weight": 0.0})
+    reference = contrast_weights(features, connectivity=8, weight=10.0)
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(colour_only, reference))
     flat = np.full_like(image, 77)
-    (_, flat_weights), *_ = pairwise_weights(flat, color_features(flat, "lab"), params)
+    (_, flat_weights), *_ = pairwise_weights(flat, color_features(flat, "lab"), **terms)
     assert np.allclose(flat_weights[:, :-1], 2.0)
 
 

@@ -69,11 +69,13 @@ def test_clean_seed_drops_small_components_and_keeps_the_most_central():
     mask[45:55, 45:55] = True  # central, 100 px
     mask[0:30, 0:30] = True  # corner, 900 px (larger, but off centre)
     mask[48:51, 30:33] = True  # near the centre but only 9 px
-    cleaned = clean_seed(mask, min_area=50)
-    assert np.count_nonzero(cleaned) == 100 and cleaned[50, 50]
-    assert np.count_nonzero(clean_seed(mask, min_area=500)) == 900
-    assert not clean_seed(mask, min_area=1000).any()
-    assert not clean_seed(np.zeros((10, 10), dtype=bool), min_area=0).any()
+    cleaned, status = clean_seed(mask, min_area=50)
+    assert np.count_nonzero(cleaned) == 100 and cleaned[50, 50] and status == "ok"
+    assert np.count_nonzero(clean_seed(mask, min_area=500)[0]) == 900
+    small, status = clean_seed(mask, min_area=1000)   # none that large: the most central, any size
+    assert np.count_nonzero(small) == 100 and status == "small_seed"
+    empty, status = clean_seed(np.zeros((10, 10), dtype=bool), min_area=0)
+    assert not empty.any() and status == "empty_seed"
 
 
 def test_clean_seed_never_keeps_vignette_pixels():
@@ -81,7 +83,7 @@ def test_clean_seed_never_keeps_vignette_pixels():
     mask[40:60, 40:60] = True
     vignette = np.zeros_like(mask)
     vignette[40:60, 40:45] = True
-    cleaned = clean_seed(mask, min_area=10, vignette=vignette)
+    cleaned, _ = clean_seed(mask, min_area=10, vignette=vignette)
     assert not (cleaned & vignette).any() and np.count_nonzero(cleaned) == 300
 
 

@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from xaicut.attribution_store import AttributionMap, attribution_path, write_attribution
 from xaicut.faithfulness import DELETION_COLUMNS, deletion_scores
+from xaicut.images import min_max_scale
 from xaicut.model import file_sha256, load_checkpoint, member_layers
 from xaicut.train import load_image_tensor
 
@@ -42,10 +43,9 @@ log = logging.getLogger(__name__)
 
 
 def normalise_map(values: np.ndarray) -> np.ndarray:
-    """Min-max scale a 2-D map to [0, 1] (float32); a constant map becomes all zeros."""
-    values = np.nan_to_num(values.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    span = values.max() - values.min()
-    return (values - values.min()) / span if span > 0 else np.zeros_like(values)
+    """Min-max scale a 2-D map to [0, 1] (float32, ``xaicut.images.min_max_scale``) after setting
+    NaN and +-inf to 0; a constant map becomes all zeros."""
+    return min_max_scale(np.nan_to_num(values.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0))
 
 
 class SignedEigenCAM(EigenCAM):

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from xaicut.attribution_store import attribution_path, read_attribution, stored_images
 from xaicut.io import write_mask
-from xaicut.regions import central_component
+from xaicut.masks import central_component
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +70,9 @@ def fuse_masks(masks: dict[str, np.ndarray], mode: str) -> np.ndarray:
 def central_region(mask: np.ndarray, min_area_fraction: float) -> np.ndarray:
     """The lesion region of a bool (H, W) mask: its most central 8-connected component with at
     least ``min_area_fraction`` of the image's pixels (the most central of any size when none is
-    that large), holes filled. An empty mask stays empty."""
-    region = central_component(mask, int(min_area_fraction * mask.size))
-    if not region.any():
-        region = central_component(mask, 0)
+    that large; :func:`xaicut.masks.central_component`), holes filled. An empty mask stays
+    empty."""
+    region, _ = central_component(mask, int(min_area_fraction * mask.size))
     return ndimage.binary_fill_holes(region)
 
 

@@ -18,9 +18,7 @@ dermoscope vignette of :func:`vignette_mask`, never lesion):
   Certain lesion = fused ``>= high``, or in ``O`` with fused ``>= otsu_min_map`` (cleaned as
   above); certain skin = ``V``, or fused ``<= low`` outside ``O``. So the image can extend the
   certain lesion into the map's uncertain band and keeps its lesion out of the certain skin;
-  where map and image disagree the pixel stays unknown. (Requiring map AND ``O`` for certain
-  lesion, or also making everything far from ``O`` certain skin, lost 0.05-0.07 mean Dice on
-  150 real dev images with 7x7 maps: Otsu often finds only the dark core of a lesion.)
+  where map and image disagree the pixel stays unknown.
 * ``consensus``: hard constraints only where the maps and the image agree, soft evidence where
   either says lesion. Certain lesion = ``O`` with fused ``>= high`` (cleaned as above); certain
   skin = ``V``, or fused ``<= low`` farther than ``consensus_margin`` (share of the longest side)
@@ -28,9 +26,7 @@ dermoscope vignette of :func:`vignette_mask`, never lesion):
   certain lesion (fused ``>= high``), minus certain skin. A map pointing at skin (a weak or wrong
   classifier) then cannot force skin into the lesion or the lesion into the skin, and the cut
   falls back on the image evidence; a good map still extends a lesion that Otsu only found the
-  dark core of. On the 411 real dev test images with the maps of a 59 %-accuracy ResNet18: mean
-  Dice 0.850 (``trimap_otsu`` 0.528, Otsu alone 0.828); with simulated 7x7 maps 0.907
-  (``trimap_otsu`` 0.931) — ``docs/segmentation.md``.
+  dark core of.
 * ``otsu``: the Otsu lesion alone as a soft seed; the maps are not used.
 
 Statuses (``Seed.status``; the first that applies, in this order):
@@ -49,7 +45,8 @@ Statuses (``Seed.status``; the first that applies, in this order):
 
 Maps of the wrong shape, no maps (except for ``otsu``) or an unknown mode raise ``ValueError``.
 Lengths given as fractions refer to the image's longest side and areas to its pixel count, so
-one parameter set serves 600x450 originals and downscaled copies.
+one parameter set serves 600x450 originals and downscaled copies. Why these modes and defaults,
+with the measurements behind them: ``docs/segmentation.md``.
 """
 
 from __future__ import annotations
@@ -62,12 +59,12 @@ from scipy import ndimage
 from skimage.filters import threshold_otsu
 
 from xaicut.fuse import binarise_map
-from xaicut.regions import central_component, normalised_radius
+from xaicut.images import check_rgb_image, min_max_scale, single_channel
+from xaicut.masks import central_component, components_touching, disk, normalised_radius
 
 SEED_MODES = ("and", "trimap", "trimap_otsu", "consensus", "otsu")
 MAP_FUSIONS = ("mean", "min")
 RESCALE_MODES = ("never", "if_needed", "always")
-OTSU_CHANNELS = ("l", "blue", "gray")
 
 
 @dataclass(frozen=True)
@@ -128,11 +125,6 @@ class Seed:
         return trimap
 
 
-def disk(radius: int) -> np.ndarray:
-    """Elliptical uint8 structuring element of the given radius (px)."""
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-
-
 def scaled_length(shape: tuple[int, ...], fraction: float) -> int:
     """``fraction`` of the longest side of ``shape`` (H, W, ...), in whole px (>= 0)."""
     return int(round(fraction * max(shape[:2])))
@@ -140,21 +132,13 @@ def scaled_length(shape: tuple[int, ...], fraction: float) -> int:
 
 def blurred_channel(image: np.ndarray, channel: str = "l",
                     sigma_fraction: float = 0.01) -> np.ndarray:
-    """One darker-is-lesion channel of a uint8 RGB image, Gaussian-blurred; float32 (H, W).
+    """One darker-is-lesion channel (``xaicut.images.single_channel``: ``"l"``, ``"blue"`` or
+    ``"gray"``) of a uint8 RGB image, Gaussian-blurred; float32 (H, W).
 
-    ``channel``: ``"l"`` (CIE-Lab L, 0..100), ``"blue"`` (B of RGB, 0..255) or ``"gray"``
-    (mean of RGB, 0..255). ``sigma_fraction``: blur sigma as a share of the longest side (>= 1 px).
+    ``sigma_fraction``: blur sigma as a share of the longest side (>= 1 px).
     """
-    if channel == "l":
-        values = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)[..., 0]
-    elif channel == "blue":
-        values = image[..., 2].astype(np.float32)
-    elif channel == "gray":
-        values = image.astype(np.float32).mean(axis=2)
-    else:
-        raise ValueError(f"channel must be one of {OTSU_CHANNELS}, got {channel!r}")
     sigma = max(1.0, sigma_fraction * max(image.shape[:2]))
-    return cv2.GaussianBlur(values, (0, 0), sigma)
+    return cv2.GaussianBlur(single_channel(image, channel), (0, 0), sigma)
 
 
 def vignette_mask(image: np.ndarray, dark_ratio: float = 0.5,
@@ -170,28 +154,30 @@ def vignette_mask(image: np.ndarray, dark_ratio: float = 0.5,
     lightness = blurred_channel(image, "l")
     radius = normalised_radius(lightness.shape)
     reference = float(np.median(lightness[radius < 0.5]))
-    dark = (lightness < dark_ratio * reference).astype(np.uint8)
-    count, labels = cv2.connectedComponents(dark, connectivity=8)
-    corners = labels[[0, 0, -1, -1], [0, -1, 0, -1]]
-    corner_labels = np.unique(corners[corners > 0])
-    if corner_labels.size == 0:
-        return np.zeros(lightness.shape, dtype=bool)
-    vignette = np.isin(labels, corner_labels).astype(np.uint8)
+    corners = np.zeros(lightness.shape, dtype=bool)
+    corners[[0, 0, -1, -1], [0, -1, 0, -1]] = True
+    vignette = components_touching(lightness < dark_ratio * reference, corners).astype(np.uint8)
     vignette = cv2.dilate(vignette, disk(max(1, scaled_length(image.shape, 0.02)))) > 0
     return vignette & (radius >= min_radius)
 
 
-def clean_seed(mask: np.ndarray, min_area: int, vignette: np.ndarray | None = None) -> np.ndarray:
+def clean_seed(mask: np.ndarray, min_area: int,
+               vignette: np.ndarray | None = None) -> tuple[np.ndarray, str]:
     """Seed cleaning of paper 004 Algorithm 1: the most central large component of ``mask``
-    (:func:`xaicut.regions.central_component`).
+    (:func:`xaicut.masks.central_component`).
 
     ``mask``: bool (H, W) lesion seed; ``min_area``: components (8-connected) with fewer pixels
-    are dropped (alpha); ``vignette``: bool (H, W) pixels removed first (never lesion).
-    Returns bool (H, W); all False when nothing is left.
+    are passed over (alpha); ``vignette``: bool (H, W) pixels removed first (never lesion).
+    Returns ``(bool (H, W), status)``: ``ok``; ``small_seed`` when no component reaches
+    ``min_area`` and the most central one of any size is kept instead (paper 004 would drop the
+    image); ``empty_seed`` (all False) when nothing is left.
     """
     if vignette is not None:
         mask = mask & ~vignette
-    return central_component(mask, min_area)
+    component, large = central_component(mask, min_area)
+    if large:
+        return component, "ok"
+    return component, "small_seed" if component.any() else "empty_seed"
 
 
 def otsu_seed(
@@ -207,7 +193,7 @@ def otsu_seed(
     Steps: a grey closing of radius 1 % of the longest side suppresses thin dark hairs; Gaussian
     blur (:func:`blurred_channel`); Otsu threshold over the non-vignette pixels, darker = lesion;
     opening (1 %) and hole filling; the most central component of at least ``min_area_fraction``
-    of the pixels (:func:`clean_seed`), or the most central of any size if none is that large.
+    of the pixels, or the most central of any size if none is that large (:func:`clean_seed`).
     A flat image gives an all-False mask.
     """
     vignette = vignette_mask(image) if vignette is None else vignette
@@ -220,7 +206,7 @@ def otsu_seed(
     lesion = (values <= threshold_otsu(inside)) & ~vignette
     lesion = cv2.morphologyEx(lesion.astype(np.uint8), cv2.MORPH_OPEN, disk(radius)) > 0
     lesion = ndimage.binary_fill_holes(lesion)
-    return clean_with_status(lesion, int(min_area_fraction * lesion.size), vignette)[0]
+    return clean_seed(lesion, int(min_area_fraction * lesion.size), vignette)[0]
 
 
 def trimap_from_map(values: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -247,14 +233,6 @@ def sanitise_map(values: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.clip(np.where(finite, values, 0.0), 0.0, 1.0), not finite.all()
 
 
-def check_image(image: np.ndarray) -> None:
-    """``ValueError`` unless ``image`` is a uint8 (H, W, 3) array."""
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
-        raise ValueError(f"image must be a uint8 numpy array, got {getattr(image, 'dtype', image)}")
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"image must have shape (H, W, 3), got {image.shape}")
-
-
 def check_maps(maps: dict[str, np.ndarray], shape: tuple[int, int]) -> None:
     """``ValueError`` unless ``maps`` is a non-empty dict of 2-D arrays of ``shape`` (H, W)."""
     if not maps:
@@ -277,8 +255,7 @@ def fuse_maps(maps: list[np.ndarray], fusion: str, rescale: str = "never",
     fused = stack.mean(axis=0) if fusion == "mean" else stack.min(axis=0)
     if rescale == "never" or (rescale == "if_needed" and fused.max() >= high):
         return fused
-    span = fused.max() - fused.min()
-    return (fused - fused.min()) / span if span > 0 else np.zeros_like(fused)
+    return min_max_scale(fused)
 
 
 def soft_seed(initial: np.ndarray, status: str) -> Seed:
@@ -300,17 +277,6 @@ def hard_seed(certain_fg: np.ndarray, certain_bg: np.ndarray, status: str) -> Se
     return Seed(certain_fg, certain_fg, certain_bg, status)
 
 
-def clean_with_status(mask: np.ndarray, min_area: int,
-                      vignette: np.ndarray) -> tuple[np.ndarray, str]:
-    """:func:`clean_seed`; when no component reaches ``min_area`` the most central component of
-    any size is kept instead (status ``small_seed``); ``empty_seed`` when ``mask`` is empty."""
-    strict = clean_seed(mask, min_area, vignette)
-    if strict.any():
-        return strict, "ok"
-    loose = clean_seed(mask, 0, vignette)
-    return loose, "small_seed" if loose.any() else "empty_seed"
-
-
 def merge_status(cleaning: str, maps: str) -> str:
     """The cleaning status unless it is ``ok``, else the map status (module docstring order)."""
     return cleaning if cleaning != "ok" else maps
@@ -320,14 +286,14 @@ def and_seed(maps: list[np.ndarray], min_area: int,
              vignette: np.ndarray) -> tuple[np.ndarray, str]:
     """Paper 000: per-map Otsu binarisation, AND, then cleaning; ``(bool (H, W), status)``."""
     fused = np.logical_and.reduce([binarise_map(values, "otsu") for values in maps])
-    return clean_with_status(fused, min_area, vignette)
+    return clean_seed(fused, min_area, vignette)
 
 
 def map_trimap(fused: np.ndarray, params: SeedParams, min_area: int,
                vignette: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
     """``(certain_fg, certain_bg, status)`` of mode ``trimap`` for a fused map in [0, 1]."""
     trimap = trimap_from_map(fused, params.low, params.high)
-    certain_fg, status = clean_with_status(trimap == 1, min_area, vignette)
+    certain_fg, status = clean_seed(trimap == 1, min_area, vignette)
     return certain_fg, (trimap == 0) | vignette, status
 
 
@@ -335,7 +301,7 @@ def otsu_trimap(fused: np.ndarray, lesion: np.ndarray, params: SeedParams, min_a
                 vignette: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
     """``(certain_fg, certain_bg, status)`` of mode ``trimap_otsu`` given the Otsu lesion."""
     evidence = (fused >= params.high) | (lesion & (fused >= params.otsu_min_map))
-    certain_fg, status = clean_with_status(evidence, min_area, vignette)
+    certain_fg, status = clean_seed(evidence, min_area, vignette)
     return certain_fg, ((fused <= params.low) & ~lesion) | vignette, status
 
 
@@ -345,10 +311,10 @@ def consensus_seed(fused: np.ndarray, lesion: np.ndarray, params: SeedParams, mi
     margin = max(1, scaled_length(lesion.shape, params.consensus_margin))
     near_lesion = cv2.dilate(lesion.astype(np.uint8), disk(margin)) > 0
     certain_bg = ((fused <= params.low) & ~near_lesion) | vignette
-    certain_fg, status = clean_with_status(lesion & (fused >= params.high), min_area, vignette)
+    certain_fg, status = clean_seed(lesion & (fused >= params.high), min_area, vignette)
     if not certain_fg.any():
         return soft_seed(lesion, "otsu_only")
-    map_lesion = clean_with_status(fused >= params.high, min_area, vignette)[0]
+    map_lesion = clean_seed(fused >= params.high, min_area, vignette)[0]
     return Seed((lesion | map_lesion) & ~certain_bg, certain_fg & ~certain_bg, certain_bg, status)
 
 
@@ -365,7 +331,7 @@ def build_seed(mode: str, maps: dict[str, np.ndarray], image: np.ndarray,
     params = params or DEFAULT_SEED_PARAMS
     if mode not in SEED_MODES:
         raise ValueError(f"mode must be one of {SEED_MODES}, got {mode!r}")
-    check_image(image)
+    check_rgb_image(image)
     shape = image.shape[:2]
     min_area = int(params.min_area_fraction * shape[0] * shape[1])
     vignette = vignette_mask(image) if params.vignette else np.zeros(shape, dtype=bool)

@@ -33,8 +33,9 @@ from tqdm import tqdm
 from xaicut.confidence import segmentation_confidence
 from xaicut.graphcut import GraphCutParams, graph_cut_refine
 from xaicut.io import read_mask, read_rgb, write_image, write_mask
-from xaicut.seeds import (Seed, SeedParams, clean_with_status, disk, hard_seed, otsu_only_seed,
-                          otsu_seed, scaled_length, vignette_mask)
+from xaicut.masks import disk
+from xaicut.seeds import (Seed, SeedParams, clean_seed, hard_seed, otsu_only_seed, otsu_seed,
+                          scaled_length, vignette_mask)
 from xaicut.segment import STATUS_COLUMNS
 from xaicut.shards import shard_rows
 from xaicut.train import ResumeFile, training_fingerprint
@@ -198,7 +199,7 @@ def student_seed(probability: np.ndarray, image: np.ndarray, params: SeedParams)
     vignette = (vignette_mask(image) if params.vignette
                 else np.zeros(probability.shape, dtype=bool))
     min_area = int(params.min_area_fraction * probability.size)
-    certain_fg, status = clean_with_status(probability >= params.high, min_area, vignette)
+    certain_fg, status = clean_seed(probability >= params.high, min_area, vignette)
     if certain_fg.any():
         return hard_seed(certain_fg, (probability <= params.low) | vignette, status)
     return otsu_only_seed(otsu_seed(image, vignette, min_area_fraction=params.min_area_fraction))
