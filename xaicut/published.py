@@ -1,4 +1,4 @@
-"""Published segmentation results of the papers the project builds on (docs/papers: 000, 002, 004).
+"""Published segmentation results of papers 000, 002 and 004 (docs/references.md).
 
 Data only, quoted exactly as printed (values are strings, so "0.92" stays "0.92"), each with the
 paper, the table it comes from, the dataset, the method and how it was supervised. The numbers
