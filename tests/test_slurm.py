@@ -51,7 +51,7 @@ GPU_RULES = {"train_member", "train", "attribute", "train_unet", "unet", "train_
 """Rules that ask for a GPU with device: cuda."""
 STAGES = ["gradcam", "shap", "fused", "otsu", "graphcut", "graphcut_trimap_otsu", "graphcut_and",
           "unet"]
-RUN_TIMEOUT = 480        # seconds for the whole tiny workflow on SLURM (189-212 s measured)
+RUN_TIMEOUT = 480        # seconds for the whole tiny workflow on SLURM (measured: docs/cluster.md)
 
 
 def why_no_slurm() -> str | None:
