@@ -39,7 +39,7 @@ from xaicut.io import read_mask  # noqa: E402
 from xaicut.metrics import mask_metrics  # noqa: E402
 from xaicut.model import build_resnet, load_checkpoint  # noqa: E402
 from xaicut.masks import normalised_radius  # noqa: E402
-from xaicut.train import load_image_tensor  # noqa: E402
+from xaicut.preprocess import load_image_tensor  # noqa: E402
 
 CUTS = ("otsu", 0.1, 0.2, 0.3, 0.4, 0.5)
 BATCH_SIZE = 16

@@ -21,7 +21,7 @@ weights (throughput does not depend on the weights) and frozen as the pipeline's
   ``MODELS[...].partition_blur``).
 
 Inputs are seeded random RGB noise images, normalised as the pipeline normalises images
-(``xaicut.train.to_input_tensor``); targets are the model's predicted classes. Explainers get
+(``xaicut.preprocess.to_input_tensor``); targets are the model's predicted classes. Explainers get
 ``batch_size`` images per call (ScoreCAM's masked forwards and Partition SHAP's model calls also
 run ``batch_size`` at a time, as in the pipeline). Torch uses 2 threads; NumPy's BLAS keeps its
 default, as in the pipeline's ``attribute`` jobs.
@@ -78,7 +78,7 @@ from xaicut.attribution import (  # noqa: E402
 )
 from xaicut.logs import setup_logging  # noqa: E402
 from xaicut.model import build_classifier  # noqa: E402
-from xaicut.train import to_input_tensor  # noqa: E402
+from xaicut.preprocess import to_input_tensor  # noqa: E402
 
 log = logging.getLogger("benchmark")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -33,14 +32,14 @@ def test_pretrained_encoder_initialises_the_classifier(tmp_path):
     build_manifest(tmp_path / "ham", val=0.25, test=0.25, seed=0).to_csv(tmp_path / "m.csv", index=False)
     cfg = validate_config({"data_dir": "demo", "pretrain": {"input_size": 32, "batch_size": 8,
                                                             "epochs": 2}})["pretrain"]
-    out = SimpleNamespace(weights=tmp_path / "encoder.pt", history=tmp_path / "history.csv")
-    pretrain_encoder(tmp_path / "m.csv", out, cfg, "resnet18", "cpu", seed=0,
-                     resume_path=tmp_path / "last.pt")
-    history = pd.read_csv(out.history)
+    weights_path, history_path = tmp_path / "encoder.pt", tmp_path / "history.csv"
+    pretrain_encoder(tmp_path / "m.csv", weights_path, history_path, cfg, "resnet18", "cpu",
+                     seed=0, resume_path=tmp_path / "last.pt")
+    history = pd.read_csv(history_path)
     assert list(history.columns) == ["epoch", "train_loss", "val_loss", "lr"] and len(history) == 2
     assert not (tmp_path / "last.pt").exists()
-    weights = torch.load(out.weights, weights_only=True)
-    classifier = build_classifier("resnet18", len(CLASSES), cbam=True, pretrained_weights=out.weights)
+    weights = torch.load(weights_path, weights_only=True)
+    classifier = build_classifier("resnet18", len(CLASSES), cbam=True, pretrained_weights=weights_path)
     state = classifier.state_dict()
     assert torch.equal(state["layer1.0.conv1.weight"], weights["layer1.0.conv1.weight"])
     assert not any(k.startswith("fc.") for k in weights)

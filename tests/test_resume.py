@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import logging
-from types import SimpleNamespace
-
 import pandas as pd
 import pytest
 import torch
 from conftest import train_settings
 
-from xaicut import CLASSES, train
+from xaicut import CLASSES, epochs
+from xaicut.classifier_training import fit, train_member
+from xaicut.epochs import ResumeFile
 from xaicut.ingest import build_manifest
 from xaicut.model import build_classifier, load_checkpoint
-from xaicut.train import ResumeFile, fit, train_member
 
 CFG = train_settings(arch="resnet18", cbam=False, input_size=32, batch_size=8, epochs=4, lr=0.02,
                      momentum=0.8, weight_decay=0.001, scheduler_patience=1, scheduler_factor=0.5,
                      early_stopping_patience=10)
-REAL_RUN_EPOCH = train.run_epoch
+REAL_RUN_PASS = epochs.run_pass
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +36,8 @@ def fresh_model() -> torch.nn.Module:
 
 
 def crash_after(calls: int, monkeypatch) -> None:
-    """Make ``run_epoch`` raise on its ``calls + 1``-th call (one epoch = train + val call)."""
-    real, count = train.run_epoch, {"n": 0}
+    """Make ``run_pass`` raise on its ``calls + 1``-th call (one epoch = train + val call)."""
+    real, count = epochs.run_pass, {"n": 0}
 
     def crashing(*args, **kwargs):
         count["n"] += 1
@@ -46,7 +45,7 @@ def crash_after(calls: int, monkeypatch) -> None:
             raise KeyboardInterrupt("simulated kill")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(train, "run_epoch", crashing)
+    monkeypatch.setattr(epochs, "run_pass", crashing)
 
 
 # Every recipe switch that draws random numbers or keeps state between epochs.
@@ -69,8 +68,8 @@ def test_a_resumed_run_ends_with_the_uninterrupted_model(tables, tmp_path, monke
     monkeypatch.undo()
 
     calls = []
-    monkeypatch.setattr(train, "run_epoch", lambda *a, **k: calls.append(1) or REAL_RUN_EPOCH(*a, **k))
-    with caplog.at_level(logging.INFO, logger="xaicut.train"):
+    monkeypatch.setattr(epochs, "run_pass", lambda *a, **k: calls.append(1) or REAL_RUN_PASS(*a, **k))
+    with caplog.at_level(logging.INFO, logger="xaicut.epochs"):
         model, history = fit(fresh_model(), train_rows, val_rows, cfg, "cpu", seed=3, resume=resume)
     assert "resuming after epoch 2" in caplog.text
     assert len(calls) == 2 * 2  # only epochs 3 and 4 ran
@@ -84,13 +83,13 @@ def test_resume_state_of_other_settings_or_a_damaged_file_is_ignored(tables, tmp
     cfg = {**CFG, "epochs": 1}
     path = tmp_path / "last_epoch.pt"
     fit(fresh_model(), train_rows, val_rows, cfg, "cpu", seed=3, resume=ResumeFile(path, "a"))
-    with caplog.at_level(logging.WARNING, logger="xaicut.train"):
+    with caplog.at_level(logging.WARNING, logger="xaicut.epochs"):
         _, history = fit(fresh_model(), train_rows, val_rows, cfg, "cpu", seed=3,
                          resume=ResumeFile(path, "b"))
     assert "saved under other settings" in caplog.text and len(history) == 1
     path.write_bytes(b"\x00 not a torch file")
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="xaicut.train"):
+    with caplog.at_level(logging.WARNING, logger="xaicut.epochs"):
         _, history = fit(fresh_model(), train_rows, val_rows, cfg, "cpu", seed=3,
                          resume=ResumeFile(path, "b"))
     assert "not a readable resume state" in caplog.text and len(history) == 1
@@ -102,7 +101,7 @@ def test_an_early_stopped_run_does_not_train_again_on_resume(tables, tmp_path, m
     resume = ResumeFile(tmp_path / "last_epoch.pt", "s")
     _, history = fit(fresh_model(), train_rows, val_rows, cfg, "cpu", seed=1, resume=resume)
     assert len(history) < 30
-    monkeypatch.setattr(train, "run_epoch", lambda *a, **k: pytest.fail("trained again"))
+    monkeypatch.setattr(epochs, "run_pass", lambda *a, **k: pytest.fail("trained again"))
     _, again = fit(fresh_model(), train_rows, val_rows, cfg, "cpu", seed=1, resume=resume)
     assert again.equals(history)
 
@@ -115,11 +114,11 @@ def test_the_train_stage_is_reproducible(tables, tmp_path):
            "pretrained_weights": None}
     states = []
     for name in ("a", "b"):
-        out = SimpleNamespace(history=tmp_path / f"{name}_history.csv", model=tmp_path / f"{name}.pt")
-        train_member(str(tmp_path / "dataset.csv"), out, cfg, "cpu", seed=7,
+        train_member(str(tmp_path / "dataset.csv"), tmp_path / f"{name}.pt",
+                     tmp_path / f"{name}_history.csv", cfg, "cpu", seed=7,
                      resume_path=tmp_path / f"{name}_last_epoch.pt")
         assert not (tmp_path / f"{name}_last_epoch.pt").exists()  # removed once outputs exist
-        states.append(load_checkpoint(out.model)[0].state_dict())
+        states.append(load_checkpoint(tmp_path / f"{name}.pt")[0].state_dict())
     assert (tmp_path / "a_history.csv").read_bytes() == (tmp_path / "b_history.csv").read_bytes()
     for key, value in states[0].items():
         assert torch.equal(states[1][key], value), key

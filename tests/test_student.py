@@ -3,15 +3,13 @@ resume, and the two stages it writes."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from conftest import write_tiny_release
-from xaicut import unet
+from xaicut import epochs
 from xaicut.graphcut import GraphCutParams
 from xaicut.ingest import build_manifest
 from xaicut.io import read_mask, write_image, write_mask
@@ -113,11 +111,11 @@ def test_student_learns_the_shape_better_than_its_noisy_teacher(noisy_teacher, t
     assert list(table.columns) == PSEUDO_LABEL_COLUMNS
     assert set(table.image_id) == set(manifest.image_id) and table.kept.all()
     table.to_csv(tmp_path / "pseudo.csv", index=False)
-    out = SimpleNamespace(model=tmp_path / "student.pt", history=tmp_path / "history.csv")
-    train_student(tmp_path / "pseudo.csv", out, CFG, "cpu", seed=0)
+    model, history = tmp_path / "student.pt", tmp_path / "history.csv"
+    train_student(tmp_path / "pseudo.csv", model, history, CFG, "cpu", seed=0)
     train = manifest[manifest.split == "train"]
     dirs = {"student": tmp_path / "student", "student_graphcut": tmp_path / "student_graphcut"}
-    status = segment_student_shard(manifest, out.model, "train000", len(train), dirs, 8, "cpu",
+    status = segment_student_shard(manifest, model, "train000", len(train), dirs, 8, "cpu",
                                    SeedParams(vignette=False), GraphCutParams(working_size=0))
     assert sorted(status.image_id) == sorted(train.image_id)
     teacher = truth_dice(train, root / "teacher")
@@ -125,10 +123,9 @@ def test_student_learns_the_shape_better_than_its_noisy_teacher(noisy_teacher, t
     assert student > teacher + 0.03, (student, teacher)
     assert truth_dice(train, dirs["student_graphcut"]) > teacher
     # fine-tuning (student.adapt) starts from the trained weights, not from new ones
-    tuned = SimpleNamespace(model=tmp_path / "tuned.pt", history=tmp_path / "tuned.csv")
-    train_student(tmp_path / "pseudo.csv", tuned, {**CFG, "epochs": 1}, "cpu", seed=0,
-                  initial=out.model)
-    fresh, tuned_loss = pd.read_csv(out.history).val_loss, pd.read_csv(tuned.history).val_loss
+    train_student(tmp_path / "pseudo.csv", tmp_path / "tuned.pt", tmp_path / "tuned.csv",
+                  {**CFG, "epochs": 1}, "cpu", seed=0, initial=model)
+    fresh, tuned_loss = pd.read_csv(history).val_loss, pd.read_csv(tmp_path / "tuned.csv").val_loss
     assert tuned_loss.iloc[0] < (fresh.iloc[0] + fresh.min()) / 2, (tuned_loss, fresh)
 
 
@@ -140,10 +137,10 @@ def test_a_killed_student_resumes_to_the_same_model(noisy_teacher, tmp_path, mon
     cfg = {**CFG, "epochs": 2}
 
     def outputs(name):
-        return SimpleNamespace(model=tmp_path / f"{name}.pt", history=tmp_path / f"{name}.csv")
+        return tmp_path / f"{name}.pt", tmp_path / f"{name}.csv"
 
-    train_student(tmp_path / "p.csv", outputs("whole"), cfg, "cpu", seed=1)
-    real, calls = unet.run_unet_epoch, []
+    train_student(tmp_path / "p.csv", *outputs("whole"), cfg, "cpu", seed=1)
+    real, calls = epochs.run_pass, []
 
     def dies_in_epoch_two(*args, **kwargs):
         calls.append(1)
@@ -151,12 +148,13 @@ def test_a_killed_student_resumes_to_the_same_model(noisy_teacher, tmp_path, mon
             raise KeyboardInterrupt("simulated kill")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(unet, "run_unet_epoch", dies_in_epoch_two)
+    monkeypatch.setattr(epochs, "run_pass", dies_in_epoch_two)
     resume = tmp_path / "last_epoch.pt"
     with pytest.raises(KeyboardInterrupt):
-        train_student(tmp_path / "p.csv", outputs("killed"), cfg, "cpu", seed=1, resume_path=resume)
-    monkeypatch.setattr(unet, "run_unet_epoch", real)
-    train_student(tmp_path / "p.csv", outputs("killed"), cfg, "cpu", seed=1, resume_path=resume)
+        train_student(tmp_path / "p.csv", *outputs("killed"), cfg, "cpu", seed=1,
+                      resume_path=resume)
+    monkeypatch.setattr(epochs, "run_pass", real)
+    train_student(tmp_path / "p.csv", *outputs("killed"), cfg, "cpu", seed=1, resume_path=resume)
     assert (tmp_path / "whole.csv").read_bytes() == (tmp_path / "killed.csv").read_bytes()
     a, b = (torch.load(tmp_path / f"{n}.pt", weights_only=True)["state_dict"]
             for n in ("whole", "killed"))
@@ -170,11 +168,11 @@ def test_the_student_encoder_starts_from_the_classifier_body(noisy_teacher, tmp_
     torch.manual_seed(5)
     classifier = build_classifier("resnet18", num_classes=7)
     save_checkpoint(classifier, tmp_path / "classifier.pt", arch="resnet18", classes=list("abcdefg"))
-    out = SimpleNamespace(model=tmp_path / "m.pt", history=tmp_path / "h.csv")
     # lr 0: the saved weights are the initial ones
-    train_student(tmp_path / "p.csv", out, {**CFG, "epochs": 1, "lr": 0.0}, "cpu", seed=0,
+    train_student(tmp_path / "p.csv", tmp_path / "m.pt", tmp_path / "h.csv",
+                  {**CFG, "epochs": 1, "lr": 0.0}, "cpu", seed=0,
                   encoder_weights=tmp_path / "classifier.pt")
-    student = torch.load(out.model, weights_only=True)["state_dict"]
+    student = torch.load(tmp_path / "m.pt", weights_only=True)["state_dict"]
     body = classifier.state_dict()
     assert torch.equal(student["stem.0.weight"], body["conv1.weight"])
     assert torch.equal(student["layers.3.1.conv2.weight"], body["layer4.1.conv2.weight"])
@@ -187,9 +185,8 @@ def test_no_kept_validation_pseudo_label_is_named(noisy_teacher, tmp_path):
     table.assign(kept=table.kept & (table.split == "train")).to_csv(tmp_path / "p.csv",
                                                                     index=False)
     with pytest.raises(ValueError, match="p.csv: the student needs kept pseudo-labels"):
-        train_student(tmp_path / "p.csv", SimpleNamespace(model=tmp_path / "m.pt",
-                                                          history=tmp_path / "h.csv"),
-                      CFG, "cpu", seed=0)
+        train_student(tmp_path / "p.csv", tmp_path / "m.pt", tmp_path / "h.csv", CFG, "cpu",
+                      seed=0)
 
 
 def test_an_unsure_student_seeds_the_graph_cut_with_the_otsu_lesion():

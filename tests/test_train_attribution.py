@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -28,8 +27,8 @@ from xaicut.faithfulness import DELETION_COLUMNS
 from xaicut.model import LogitEnsemble, build_classifier, load_checkpoint, member_layers
 from xaicut.shards import shard_names, shard_rows, split_shards
 from xaicut.attribution_store import read_attribution, stored_images
+from xaicut.classifier_training import ensemble_and_report, train_member
 from xaicut.ingest import build_manifest
-from xaicut.train import ensemble_and_report, train_member
 
 CFG = train_settings(arch="resnet18", cbam=True, cbam_reduction=4, cbam_kernel=5, input_size=32,
                      batch_size=8, epochs=3, lr=0.01, momentum=0.8, weight_decay=0.001,
@@ -48,29 +47,33 @@ def trained(tmp_path_factory):
     write_tiny_release(root / "ham")
     manifest = build_manifest(root / "ham", val=0.2, test=0.25, seed=0)
     manifest.to_csv(root / "dataset.csv", index=False)
-    members = [SimpleNamespace(model=root / f"member{m}.pt", history=root / f"member{m}.csv")
-               for m in range(2)]
-    for seed, member in enumerate(members):
-        train_member(str(root / "dataset.csv"), member, CFG, device="cpu", seed=seed)
-    out = SimpleNamespace(**{k: root / f"{k}.csv" for k in ("history", "classification", "predictions")})
-    out.model = root / "model.pt"
-    ensemble_and_report(str(root / "dataset.csv"), [m.model for m in members],
-                        [m.history for m in members], out, CFG, device="cpu")
+    members = [(root / f"member{m}.pt", root / f"member{m}.csv") for m in range(2)]
+    for seed, (model, history) in enumerate(members):
+        train_member(str(root / "dataset.csv"), model, history, CFG, device="cpu", seed=seed)
+    out = variant_outputs(root)
+    ensemble_and_report(str(root / "dataset.csv"), [m for m, _ in members], [h for _, h in members],
+                        **out, cfg=CFG, device="cpu")
     return root, manifest, out
+
+
+def variant_outputs(folder: Path) -> dict[str, Path]:
+    """The ``train`` stage's output paths in ``folder``, as ``ensemble_and_report`` arguments."""
+    return {"model_path": folder / "model.pt",
+            **{f"{k}_path": folder / f"{k}.csv" for k in ("history", "classification", "predictions")}}
 
 
 def test_train_outputs(trained):
     _, manifest, out = trained
-    history = pd.read_csv(out.history)
+    history = pd.read_csv(out["history_path"])
     assert list(history.columns) == ["member", "epoch", "train_loss", "train_accuracy", "val_loss",
                                      "val_accuracy", "val_balanced_accuracy", "lr"]
     assert history.val_balanced_accuracy.between(0, 1).all()
     assert set(history.member) == {0, 1} and np.isfinite(history.train_loss).all()
     assert history.groupby("member").epoch.apply(lambda e: list(e) == list(range(1, len(e) + 1))).all()
-    report = pd.read_csv(out.classification).set_index("class")
+    report = pd.read_csv(out["classification_path"]).set_index("class")
     assert {"accuracy", "macro avg", "weighted avg", "test loss", "nv", "df"} <= set(report.index)
     assert report.loc["accuracy", "support"] == (manifest.split == "test").sum()
-    preds = pd.read_csv(out.predictions)
+    preds = pd.read_csv(out["predictions_path"])
     assert preds.probability.between(0, 1).all()
 
 
@@ -78,7 +81,7 @@ def test_the_ensemble_averages_its_members_logits(trained):
     """The variant's checkpoint holds both members; its logits are their mean, and its
     predictions are the test report's."""
     root, manifest, out = trained
-    model, meta = load_checkpoint(out.model)
+    model, meta = load_checkpoint(out["model_path"])
     members = [load_checkpoint(root / f"member{m}.pt")[0] for m in range(2)]
     assert isinstance(model, LogitEnsemble) and meta["members"] == 2
     assert meta["color_constancy"] == 6.0  # attribution reads the images as training did
@@ -94,11 +97,10 @@ def test_the_ensemble_averages_its_members_logits(trained):
 
 def test_one_member_is_the_classifier_itself(trained, tmp_path):
     root, _, _ = trained
-    out = SimpleNamespace(**{k: tmp_path / f"{k}.csv" for k in ("history", "classification", "predictions")})
-    out.model = tmp_path / "model.pt"
+    out = variant_outputs(tmp_path)
     ensemble_and_report(str(root / "dataset.csv"), [root / "member1.pt"], [root / "member1.csv"],
-                        out, CFG, device="cpu")
-    model, meta = load_checkpoint(out.model)
+                        **out, cfg=CFG, device="cpu")
+    model, meta = load_checkpoint(out["model_path"])
     member, _ = load_checkpoint(root / "member1.pt")
     assert not isinstance(model, LogitEnsemble) and meta["members"] == 1
     for key, value in member.state_dict().items():
@@ -109,7 +111,7 @@ def test_attribution_files_round_trip(trained, tmp_path):
     root, manifest, out = trained
     names = split_shards(manifest, ATTR["shard_size"], "test")
     rows = shard_rows(manifest, names[0], ATTR["shard_size"])
-    deletion = attribute_shard(rows, manifest, out.model, tmp_path, ATTR, device="cpu", seed=0)
+    deletion = attribute_shard(rows, manifest, out["model_path"], tmp_path, ATTR, device="cpu", seed=0)
     written = sorted(tmp_path.glob("*.h5"))
     assert len(written) == 2 * len(rows)
     for path in written:
@@ -204,7 +206,7 @@ def test_a_killed_attribution_job_reruns_cleanly(trained, tmp_path):
         "import pandas as pd\n"
         "from xaicut.attribution import attribute_shard\n"
         f"m = pd.read_csv({str(root / 'dataset.csv')!r})\n"
-        f"attribute_shard(m[m.split == 'test'], m, {str(out.model)!r}, {str(out_dir)!r}, "
+        f"attribute_shard(m[m.split == 'test'], m, {str(out['model_path'])!r}, {str(out_dir)!r}, "
         f"{cfg!r}, device='cpu', seed=0)\n"
     )
     job = subprocess.Popen([sys.executable, "-c", script])
@@ -218,7 +220,7 @@ def test_a_killed_attribution_job_reruns_cleanly(trained, tmp_path):
     assert 3 <= len(partial) < expected, "the job was not killed mid-shard"
     for path in partial:
         read_attribution(path)  # every visible file is complete
-    attribute_shard(rows, manifest, out.model, out_dir, cfg, device="cpu", seed=0)
+    attribute_shard(rows, manifest, out["model_path"], out_dir, cfg, device="cpu", seed=0)
     final = stored_files(out_dir)
     assert len(final) == expected and not list(out_dir.glob(".*"))
     for path in final:

@@ -11,19 +11,10 @@ from conftest import train_settings
 from PIL import Image
 
 from xaicut import CLASSES
+from xaicut.classifier_training import ClassificationObjective, build_optimizer, training_loss
+from xaicut.epochs import ResumeFile, class_balanced_sampler, ema_model, run_pass, train_epochs
 from xaicut.model import build_classifier
-from xaicut.train import (
-    build_optimizer,
-    class_balanced_sampler,
-    ema_model,
-    load_image_tensor,
-    shades_of_gray,
-    online_augmentation,
-    run_epoch,
-    train_epochs,
-    training_loss,
-    ResumeFile,
-)
+from xaicut.preprocess import load_image_tensor, online_augmentation, shades_of_gray
 
 
 def test_balanced_sampler_draws_every_class_about_equally_often():
@@ -70,15 +61,15 @@ def test_optimizer_and_schedule_follow_the_config(optimizer, scheduler):
         assert isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau)
 
 
-def test_run_epoch_reports_balanced_accuracy():
+def test_a_classification_pass_reports_balanced_accuracy():
     """A model that always predicts class 0: accuracy is the class-0 share, balanced accuracy 1/2."""
     model = torch.nn.Linear(4, len(CLASSES))
     torch.nn.init.zeros_(model.weight)
     with torch.no_grad():
         model.bias.copy_(torch.tensor([1.0] + [0.0] * (len(CLASSES) - 1)))
     x, y = torch.zeros(10, 4), torch.tensor([0] * 8 + [1] * 2)
-    stats = run_epoch(model, [(x, y)], "cpu")
-    assert stats.accuracy == pytest.approx(0.8) and stats.balanced_accuracy == pytest.approx(0.5)
+    stats = run_pass(model, [(x, y)], "cpu", ClassificationObjective())
+    assert stats["accuracy"] == pytest.approx(0.8) and stats["balanced_accuracy"] == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize("monitor, best", [("val_loss", 2), ("val_balanced_accuracy", 3), ("last", 4)])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -12,9 +12,9 @@ import torch
 from torchvision import models
 
 from conftest import write_tiny_release
-from xaicut import unet
+from xaicut import epochs, unet
+from xaicut.epochs import ResumeFile
 from xaicut.ingest import build_manifest
-from xaicut.train import ResumeFile
 from xaicut.unet import UNet, fit_unet, load_unet, segment_unet_shard, train_unet
 
 CFG = dict(enabled=True, encoder="resnet18", pretrained_weights=None, input_size=32, batch_size=16,
@@ -37,8 +37,9 @@ def splits(manifest_csv) -> tuple[pd.DataFrame, pd.DataFrame]:
     return manifest[manifest.split == "train"], manifest[manifest.split == "val"]
 
 
-def outputs(tmp_path, name: str) -> SimpleNamespace:
-    return SimpleNamespace(model=tmp_path / f"{name}.pt", history=tmp_path / f"{name}.csv")
+def outputs(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """(checkpoint path, history path) of one ``train_unet`` run."""
+    return tmp_path / f"{name}.pt", tmp_path / f"{name}.csv"
 
 
 @pytest.mark.parametrize("encoder", unet.ENCODERS)
@@ -61,17 +62,17 @@ def test_training_lowers_the_loss_on_discs(manifest_csv):
 
 def test_same_seed_gives_byte_identical_outputs(manifest_csv, tmp_path):
     for name in ("a", "b"):
-        train_unet(manifest_csv, outputs(tmp_path, name), CFG, "cpu", seed=5)
+        train_unet(manifest_csv, *outputs(tmp_path, name), CFG, "cpu", seed=5)
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
     a, b = (load_unet(tmp_path / f"{n}.pt")[0].state_dict() for n in "ab")
     assert all(torch.equal(a[k], b[k]) for k in a)
-    train_unet(manifest_csv, outputs(tmp_path, "c"), CFG, "cpu", seed=6)
+    train_unet(manifest_csv, *outputs(tmp_path, "c"), CFG, "cpu", seed=6)
     assert (tmp_path / "a.csv").read_bytes() != (tmp_path / "c.csv").read_bytes()
 
 
 def test_a_killed_training_resumes_to_the_same_model(manifest_csv, tmp_path, monkeypatch):
-    train_unet(manifest_csv, outputs(tmp_path, "whole"), CFG, "cpu", seed=5)
-    real, calls = unet.run_unet_epoch, []
+    train_unet(manifest_csv, *outputs(tmp_path, "whole"), CFG, "cpu", seed=5)
+    real, calls = epochs.run_pass, []
 
     def dies_in_epoch_two(*args, **kwargs):
         calls.append(1)
@@ -79,14 +80,14 @@ def test_a_killed_training_resumes_to_the_same_model(manifest_csv, tmp_path, mon
             raise KeyboardInterrupt("simulated kill")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(unet, "run_unet_epoch", dies_in_epoch_two)
+    monkeypatch.setattr(epochs, "run_pass", dies_in_epoch_two)
     resume = tmp_path / "last_epoch.pt"
     with pytest.raises(KeyboardInterrupt):
-        train_unet(manifest_csv, outputs(tmp_path, "killed"), CFG, "cpu", seed=5,
+        train_unet(manifest_csv, *outputs(tmp_path, "killed"), CFG, "cpu", seed=5,
                    resume_path=resume)
     assert torch.load(resume, weights_only=True)["epoch"] == 1
-    monkeypatch.setattr(unet, "run_unet_epoch", real)
-    train_unet(manifest_csv, outputs(tmp_path, "killed"), CFG, "cpu", seed=5, resume_path=resume)
+    monkeypatch.setattr(epochs, "run_pass", real)
+    train_unet(manifest_csv, *outputs(tmp_path, "killed"), CFG, "cpu", seed=5, resume_path=resume)
     assert not resume.exists()   # removed once the outputs exist
     assert (tmp_path / "whole.csv").read_bytes() == (tmp_path / "killed.csv").read_bytes()
     a, b = (load_unet(tmp_path / f"{n}.pt")[0].state_dict() for n in ("whole", "killed"))
@@ -94,7 +95,7 @@ def test_a_killed_training_resumes_to_the_same_model(manifest_csv, tmp_path, mon
 
 
 def test_masks_are_binary_at_each_image_size(manifest_csv, tmp_path):
-    train_unet(manifest_csv, outputs(tmp_path, "m"), {**CFG, "epochs": 1}, "cpu", seed=0)
+    train_unet(manifest_csv, *outputs(tmp_path, "m"), {**CFG, "epochs": 1}, "cpu", seed=0)
     manifest = pd.read_csv(manifest_csv)
     test = manifest[manifest.split == "test"]
     segment_unet_shard(manifest, tmp_path / "m.pt", "test000", len(test), tmp_path / "masks",

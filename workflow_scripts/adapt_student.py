@@ -19,6 +19,6 @@ manifest["split"] = holdout_split(manifest.image_id, cfg["adapt_val_fraction"],
 table = build_pseudo_labels(manifest, snakemake.input.teacher, snakemake.input.evidence,
                             out.folder, cfg["ignore"], cfg["boundary_width"], cfg["keep_fraction"])
 write_csv(table, out.table)
-train_student(out.table, out, {**cfg, "epochs": cfg["adapt_epochs"]},
+train_student(out.table, out.model, out.history, {**cfg, "epochs": cfg["adapt_epochs"]},
               device=snakemake.params.device, seed=snakemake.params.seed,
               resume_path=snakemake.params.resume, initial=snakemake.input.initial)

@@ -9,6 +9,7 @@ from xaicut.pretrain import pretrain_encoder
 
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-pretrain_encoder(snakemake.input.manifest, snakemake.output, snakemake.params.pretrain,
-                 arch=snakemake.wildcards.arch, device=snakemake.params.device,
-                 seed=snakemake.params.seed, resume_path=snakemake.params.resume)
+pretrain_encoder(snakemake.input.manifest, snakemake.output.weights, snakemake.output.history,
+                 snakemake.params.pretrain, arch=snakemake.wildcards.arch,
+                 device=snakemake.params.device, seed=snakemake.params.seed,
+                 resume_path=snakemake.params.resume)

@@ -9,7 +9,7 @@ from xaicut.student import train_student
 
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-train_student(snakemake.input.table, snakemake.output, snakemake.params.student,
-              device=snakemake.params.device, seed=snakemake.params.seed,
-              resume_path=snakemake.params.resume,
+train_student(snakemake.input.table, snakemake.output.model, snakemake.output.history,
+              snakemake.params.student, device=snakemake.params.device,
+              seed=snakemake.params.seed, resume_path=snakemake.params.resume,
               encoder_weights=snakemake.input.get("encoder"))

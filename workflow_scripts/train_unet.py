@@ -9,6 +9,6 @@ from xaicut.unet import train_unet
 
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-train_unet(snakemake.input.manifest, snakemake.output, snakemake.params.unet,
-           device=snakemake.params.device, seed=snakemake.params.seed,
+train_unet(snakemake.input.manifest, snakemake.output.model, snakemake.output.history,
+           snakemake.params.unet, device=snakemake.params.device, seed=snakemake.params.seed,
            resume_path=snakemake.params.resume)

@@ -37,7 +37,7 @@ from xaicut.attribution_store import AttributionMap, attribution_path, write_att
 from xaicut.faithfulness import DELETION_COLUMNS, deletion_scores
 from xaicut.images import min_max_scale
 from xaicut.model import file_sha256, load_checkpoint, member_layers
-from xaicut.train import load_image_tensor
+from xaicut.preprocess import load_image_tensor
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +210,7 @@ class PartitionShapExplainer:
 def background_batch(manifest: pd.DataFrame, size: int, n: int, seed: int,
                      color_constancy: float | None = None) -> torch.Tensor:
     """Return ``n`` seeded random training images as the SHAP background (n, 3, size, size),
-    read as the classifier sees them (``color_constancy``: ``xaicut.train.read_model_image``)."""
+    read as the classifier sees them (``color_constancy``: ``xaicut.preprocess.read_model_image``)."""
     train = manifest[manifest.split == "train"].sort_values("image_id")
     chosen = train.sample(n=min(n, len(train)), random_state=seed)
     return torch.stack([load_image_tensor(p, size, color_constancy) for p in chosen.image_path])

@@ -4,7 +4,8 @@ body on the dataset's own images, without labels or downloads (paper 004 §3.2; 
 Input: the manifest (``docs/data-contracts.md`` §1); the train split's images are the training
 set, the validation split's measure the contrastive loss for early stopping. Output (§3b): a
 torchvision ResNet state dict without the ``fc`` head, which ``train`` loads as its initial
-weights for the variants with ``train.init: self_supervised``, and the per-epoch history.
+weights for the variants with ``train.init: self_supervised``, and the per-epoch history. The
+epochs run in ``xaicut.epochs``, scored by :class:`ContrastiveObjective`.
 """
 
 from __future__ import annotations
@@ -16,20 +17,14 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
+from xaicut.epochs import (Objective, ResumeFile, seed_everything, seeded_loaders, train_epochs,
+                           train_then_validate, training_fingerprint)
 from xaicut.io import atomic_path, read_rgb, write_csv
 from xaicut.model import build_resnet
-from xaicut.train import (
-    ResumeFile,
-    normalise_input,
-    resized_uint8,
-    seed_everything,
-    seeded_loaders,
-    train_epochs,
-    training_fingerprint,
-)
+from xaicut.preprocess import normalise_input, resized_uint8
 
 log = logging.getLogger(__name__)
 
@@ -100,25 +95,25 @@ class SimCLR(nn.Module):
         return {k: v.detach().cpu().clone() for k, v in self.encoder.state_dict().items()}
 
 
-def run_contrastive_epoch(model: SimCLR, loader: DataLoader, device: str, temperature: float,
-                          optimizer: torch.optim.Optimizer | None = None) -> float:
-    """One pass over ``loader`` of view pairs; train when ``optimizer`` is given. Returns the
-    mean NT-Xent loss per view."""
-    training = optimizer is not None
-    model.train(training)
-    total, count = 0.0, 0
-    with torch.set_grad_enabled(training):
-        for view1, view2 in loader:
-            if len(view1) < 2:  # one pair has no negatives
-                continue
-            losses = nt_xent_loss(model(view1.to(device)), model(view2.to(device)), temperature)
-            if training:
-                optimizer.zero_grad()
-                losses.mean().backward()
-                optimizer.step()
-            total += losses.sum().item()
-            count += len(losses)
-    return total / max(count, 1)
+class ContrastiveObjective(Objective):
+    """Batches of view pairs (first views, second views), each (B, 3, size, size), scored by
+    :func:`nt_xent_loss` of their projections at ``temperature``. A pass reports the mean
+    ``loss`` per view; a batch of one pair is skipped (it has no negatives)."""
+
+    min_batch = 2
+
+    def __init__(self, temperature: float) -> None:
+        self.temperature = temperature
+
+    def forward(self, model: nn.Module, inputs: torch.Tensor,
+                targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The projections (B, d) of the first views, then of the second (each view's partner)."""
+        return model(inputs), model(targets)
+
+    def loss(self, outputs: tuple[torch.Tensor, torch.Tensor],
+             targets: torch.Tensor) -> tuple[torch.Tensor, int]:
+        losses = nt_xent_loss(*outputs, self.temperature)
+        return losses.sum(), len(losses)
 
 
 def fit_simclr(model: SimCLR, train_table: pd.DataFrame, val_table: pd.DataFrame, cfg: dict,
@@ -131,23 +126,20 @@ def fit_simclr(model: SimCLR, train_table: pd.DataFrame, val_table: pd.DataFrame
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg["epochs"])
-
-    def one_epoch() -> dict[str, float]:
-        train_loss = run_contrastive_epoch(model, train_loader, device, cfg["temperature"], optimizer)
-        val_loss = run_contrastive_epoch(model, val_loader, device, cfg["temperature"])
-        return {"train_loss": train_loss, "val_loss": val_loss}
-
+    one_epoch = train_then_validate(model, optimizer, train_loader, val_loader, device,
+                                    ContrastiveObjective(cfg["temperature"]))
     return train_epochs(model, optimizer, generator, one_epoch, HISTORY_COLUMNS, cfg["epochs"],
                         cfg["early_stopping_patience"], resume, scheduler)
 
 
-def pretrain_encoder(manifest_csv: str | os.PathLike, outputs, cfg: dict, arch: str, device: str,
+def pretrain_encoder(manifest_csv: str | os.PathLike, weights_path: str | os.PathLike,
+                     history_path: str | os.PathLike, cfg: dict, arch: str, device: str,
                      seed: int, resume_path: str | os.PathLike | None = None) -> None:
     """Run the whole ``pretrain`` stage for ResNet ``arch``.
 
-    ``outputs`` has the attributes ``weights`` (body state dict, loadable as
-    ``train.pretrained_weights``) and ``history`` (paths, contracts §3b); ``cfg`` is the
-    ``pretrain`` config section. ``resume_path``: the per-epoch resume state while the stage runs.
+    Writes the body state dict (loadable as ``train.pretrained_weights``) to ``weights_path``
+    and the history to ``history_path`` (contracts §3b); ``cfg`` is the ``pretrain`` config
+    section. ``resume_path``: the per-epoch resume state while the stage runs.
     """
     manifest = pd.read_csv(manifest_csv)
     train_rows, val_rows = (manifest[manifest.split == s] for s in ("train", "val"))
@@ -158,7 +150,7 @@ def pretrain_encoder(manifest_csv: str | os.PathLike, outputs, cfg: dict, arch: 
     fingerprint = training_fingerprint(manifest_csv, {**cfg, "arch": arch}, device, seed)
     resume = ResumeFile(resume_path, fingerprint)
     model, history = fit_simclr(model, train_rows, val_rows, cfg, device, seed, resume)
-    with atomic_path(outputs.weights) as tmp:
+    with atomic_path(weights_path) as tmp:
         torch.save(model.body_state_dict(), tmp)
-    write_csv(history, outputs.history)
+    write_csv(history, history_path)
     resume.remove()

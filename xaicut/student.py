@@ -31,6 +31,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from xaicut.confidence import segmentation_confidence
+from xaicut.epochs import ResumeFile, training_fingerprint
 from xaicut.graphcut import GraphCutParams, graph_cut_refine
 from xaicut.io import read_mask, read_rgb, write_image, write_mask
 from xaicut.masks import disk
@@ -38,7 +39,6 @@ from xaicut.seeds import (Seed, SeedParams, clean_seed, hard_seed, otsu_only_see
                           scaled_length, vignette_mask)
 from xaicut.segment import STATUS_COLUMNS
 from xaicut.shards import shard_rows
-from xaicut.train import ResumeFile, training_fingerprint
 from xaicut.unet import IGNORE, MaskTable, fit_and_save, load_unet, predict_probabilities
 
 log = logging.getLogger(__name__)
@@ -158,16 +158,17 @@ def kept_rows(pseudo_labels_csv: str | os.PathLike) -> tuple[pd.DataFrame, pd.Da
     return train_rows, val_rows
 
 
-def train_student(pseudo_labels_csv: str | os.PathLike, outputs, cfg: dict, device: str,
-                  seed: int, resume_path: str | os.PathLike | None = None,
+def train_student(pseudo_labels_csv: str | os.PathLike, model_path: str | os.PathLike,
+                  history_path: str | os.PathLike, cfg: dict, device: str, seed: int,
+                  resume_path: str | os.PathLike | None = None,
                   initial: str | os.PathLike | None = None,
                   encoder_weights: str | os.PathLike | None = None) -> None:
     """Fit the student U-Net on the kept training pseudo-labels, early-stopped on the kept
-    validation pseudo-labels; write ``outputs.model`` and ``outputs.history`` (as
-    ``xaicut.unet.train_unet``). ``cfg``: the ``student`` config section; ``initial``: a
-    student checkpoint to fine-tune instead of new weights; ``encoder_weights``: a classifier
-    checkpoint (``xaicut.model.save_checkpoint`` of a plain ResNet ``cfg["encoder"]``) whose body
-    starts the encoder, in place of ``cfg["pretrained_weights"]``."""
+    validation pseudo-labels; write the checkpoint to ``model_path`` and the history to
+    ``history_path`` (as ``xaicut.unet.train_unet``). ``cfg``: the ``student`` config section;
+    ``initial``: a student checkpoint to fine-tune instead of new weights; ``encoder_weights``: a
+    classifier checkpoint (``xaicut.model.save_checkpoint`` of a plain ResNet ``cfg["encoder"]``)
+    whose body starts the encoder, in place of ``cfg["pretrained_weights"]``."""
     train_rows, val_rows = kept_rows(pseudo_labels_csv)
     if encoder_weights is not None:
         cfg = {**cfg, "pretrained_weights": str(encoder_weights)}
@@ -175,8 +176,8 @@ def train_student(pseudo_labels_csv: str | os.PathLike, outputs, cfg: dict, devi
              "validating on %d", "training" if initial is None else "fine-tuning", cfg["encoder"],
              initial or cfg["pretrained_weights"] or "scratch", len(train_rows), len(val_rows))
     resume = ResumeFile(resume_path, training_fingerprint(pseudo_labels_csv, cfg, device, seed))
-    fit_and_save(train_rows, val_rows, outputs, cfg, device, seed, resume, PseudoLabelTable,
-                 initial)
+    fit_and_save(train_rows, val_rows, model_path, history_path, cfg, device, seed, resume,
+                 PseudoLabelTable, initial)
 
 
 def holdout_split(image_ids: pd.Series, val_fraction: float, seed: int) -> pd.Series:

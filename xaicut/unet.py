@@ -4,8 +4,9 @@ Unlike every other stage it learns from the ground-truth masks: trained on the m
 split, early-stopped and selected on the validation split, scored by ``evaluate`` as stage
 ``unet`` on the same test shards as the label-only stages. Input: the manifest
 (``docs/data-contracts.md`` §1). Output (§4c): the checkpoint, the per-epoch history and one 0/255
-mask per test image at the image's size. Images go through ``xaicut.train.to_input_tensor``
-(the classifier's resizing and normalisation); masks are resized with nearest neighbour.
+mask per test image at the image's size. Images go through ``xaicut.preprocess`` (the
+classifier's resizing and normalisation); masks are resized with nearest neighbour. The epochs run
+in ``xaicut.epochs``, scored by :class:`SegmentationObjective`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -24,11 +26,12 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from xaicut.epochs import (Objective, PassTotals, ResumeFile, seed_everything, seeded_loaders,
+                           selected_epoch, train_epochs, train_then_validate, training_fingerprint)
 from xaicut.io import read_mask, write_csv, write_mask
 from xaicut.model import build_resnet, read_checkpoint, save_checkpoint
+from xaicut.preprocess import ImageTable, load_image_tensor
 from xaicut.shards import shard_rows
-from xaicut.train import (ImageTable, ResumeFile, load_image_tensor, seed_everything,
-                          seeded_loaders, train_epochs, training_fingerprint)
 
 log = logging.getLogger(__name__)
 
@@ -160,29 +163,21 @@ def random_flips(x: torch.Tensor, y: torch.Tensor,
     return x, y
 
 
-def run_unet_epoch(model: nn.Module, loader: DataLoader, device: str,
-                   optimizer: torch.optim.Optimizer | None = None,
-                   flip: torch.Generator | None = None) -> tuple[float, float]:
-    """One pass over ``loader``: train when ``optimizer`` is given (with ``random_flips`` from
-    the ``flip`` generator if given), else evaluate. Returns (mean loss, mean Dice) per image."""
-    training = optimizer is not None
-    model.train(training)
-    total_loss, total_dice, count = 0.0, 0.0, 0
-    with torch.set_grad_enabled(training):
-        for x, y in loader:
-            if flip is not None:
-                x, y = random_flips(x, y, flip)
-            x, y = x.to(device), y.to(device)
-            logits = model(x)
-            losses = segmentation_loss(logits, y)
-            if training:
-                optimizer.zero_grad()
-                losses.mean().backward()
-                optimizer.step()
-            total_loss += losses.sum().item()
-            total_dice += hard_dice(logits, y).sum().item()
-            count += len(x)
-    return total_loss / max(count, 1), total_dice / max(count, 1)
+class SegmentationObjective(Objective):
+    """Batches of (images, targets (N, 1, H, W) of 0 / 1 / ``IGNORE``) scored by
+    :func:`segmentation_loss` on the logits (N, 1, H, W). A pass reports the mean ``loss`` and
+    ``dice`` (:func:`hard_dice`) per image."""
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
+        losses = segmentation_loss(outputs, targets)
+        return losses.sum(), len(losses)
+
+    def measure(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+        return {"dice": hard_dice(outputs, targets).sum().item()}
+
+    def summary(self, totals: PassTotals) -> dict[str, float]:
+        return {**super().summary(totals),
+                "dice": totals.measures.get("dice", 0.0) / max(totals.samples, 1)}
 
 
 def make_optimizer(model: nn.Module, cfg: dict) -> torch.optim.Optimizer:
@@ -207,53 +202,49 @@ def fit_unet(model: UNet, train_table: pd.DataFrame, val_table: pd.DataFrame, cf
                                                          drop_last=lone)
     model.to(device)
     optimizer = make_optimizer(model, cfg)
-
-    def one_epoch() -> dict[str, float]:
-        train_loss, train_dice = run_unet_epoch(model, train_loader, device, optimizer,
-                                                generator if cfg["flip"] else None)
-        val_loss, val_dice = run_unet_epoch(model, val_loader, device)
-        return {"train_loss": train_loss, "train_dice": train_dice, "val_loss": val_loss,
-                "val_dice": val_dice}
-
+    flips = partial(random_flips, generator=generator) if cfg["flip"] else None
+    one_epoch = train_then_validate(model, optimizer, train_loader, val_loader, device,
+                                    SegmentationObjective(), transform=flips)
     return train_epochs(model, optimizer, generator, one_epoch, HISTORY_COLUMNS, cfg["epochs"],
                         cfg["early_stopping_patience"], resume)
 
 
-def train_unet(manifest_csv: str | os.PathLike, outputs, cfg: dict, device: str, seed: int,
+def train_unet(manifest_csv: str | os.PathLike, model_path: str | os.PathLike,
+               history_path: str | os.PathLike, cfg: dict, device: str, seed: int,
                resume_path: str | os.PathLike | None = None) -> None:
     """Run the whole ``train_unet`` stage: build, fit on the ground-truth masks of the train
     split (early-stopped on the validation split's), save checkpoint and history.
 
-    ``outputs`` has the attributes ``model`` and ``history`` (paths, contracts §4c); ``cfg`` is
-    the ``unet`` config section. ``resume_path``: where the per-epoch resume state lives while
-    the stage runs (deleted when it finishes).
+    Writes the checkpoint to ``model_path`` and the history to ``history_path`` (contracts
+    §4c); ``cfg`` is the ``unet`` config section. ``resume_path``: where the per-epoch resume
+    state lives while the stage runs (deleted when it finishes).
     """
     manifest = pd.read_csv(manifest_csv)
     masked = manifest[manifest.has_mask]  # images without a ground-truth mask cannot teach it
     train_rows, val_rows = (masked[masked.split == s] for s in ("train", "val"))
     log.info("training U-Net (%s) on the masks of %d images, validating on %d", cfg["encoder"],
              len(train_rows), len(val_rows))
-    fit_and_save(train_rows, val_rows, outputs, cfg, device, seed,
+    fit_and_save(train_rows, val_rows, model_path, history_path, cfg, device, seed,
                  ResumeFile(resume_path, training_fingerprint(manifest_csv, cfg, device, seed)))
 
 
-def fit_and_save(train_rows: pd.DataFrame, val_rows: pd.DataFrame, outputs, cfg: dict,
-                 device: str, seed: int, resume: ResumeFile,
-                 dataset: type[MaskTable] = MaskTable,
+def fit_and_save(train_rows: pd.DataFrame, val_rows: pd.DataFrame, model_path: str | os.PathLike,
+                 history_path: str | os.PathLike, cfg: dict, device: str, seed: int,
+                 resume: ResumeFile, dataset: type[MaskTable] = MaskTable,
                  initial: str | os.PathLike | None = None) -> None:
     """Build a :class:`UNet` (weights seeded with ``seed``, or those of the checkpoint
     ``initial`` to fine-tune it), :func:`fit_unet` it on the rows (``image_path``,
-    ``mask_path``), save the checkpoint of the lowest validation loss to ``outputs.model`` and
-    the history to ``outputs.history``, then remove the resume state."""
+    ``mask_path``), save the checkpoint of the lowest validation loss to ``model_path`` and
+    the history to ``history_path``, then remove the resume state."""
     seed_everything(seed)  # the decoder's (and without pretrained weights the encoder's) weights
     model = (UNet(cfg["encoder"], cfg["pretrained_weights"]) if initial is None
              else load_unet(initial)[0])
     model, history = fit_unet(model, train_rows, val_rows, cfg, device, seed, resume, dataset)
-    best = history.loc[history.val_loss.idxmin()]
-    save_checkpoint(model, outputs.model, encoder=cfg["encoder"], input_size=cfg["input_size"],
+    best = selected_epoch(history)
+    save_checkpoint(model, model_path, encoder=cfg["encoder"], input_size=cfg["input_size"],
                     epoch=int(best.epoch), val_loss=float(best.val_loss),
                     val_dice=float(best.val_dice))
-    write_csv(history, outputs.history)
+    write_csv(history, history_path)
     resume.remove()
 
 
