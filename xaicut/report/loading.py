@@ -78,11 +78,16 @@ class VariantTables:
     auto_thresholds: dict[str, float] | None
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """A CSV the workflow wrote (image ids as text); raises ``FileNotFoundError`` naming it."""
+def _existing(path: Path) -> Path:
+    """``path``, or ``FileNotFoundError`` naming it: the workflow writes every report input."""
     if not path.is_file():
         raise FileNotFoundError(f"report input not found: {path} (the workflow writes it)")
-    return pd.read_csv(path, dtype={"image_id": str})
+    return path
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A CSV the workflow wrote (image ids as text); raises ``FileNotFoundError`` naming it."""
+    return pd.read_csv(_existing(path), dtype={"image_id": str})
 
 
 def load_run_tables(settings: ReportSettings) -> RunTables:
@@ -130,6 +135,4 @@ def load_variant_tables(run: RunTables, variant: str) -> VariantTables:
 
 
 def _read_json(path: Path) -> dict[str, float]:
-    if not path.is_file():
-        raise FileNotFoundError(f"report input not found: {path} (the workflow writes it)")
-    return json.loads(path.read_text())
+    return json.loads(_existing(path).read_text())
