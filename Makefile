@@ -15,7 +15,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/snakemake --cores $(CORES)
-	$(PY) -m xaicut.summary results
+	$(PY) -m xaicut.summary
 
 test: $(STAMP)
 	$(PY) -m pytest -q

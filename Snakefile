@@ -28,9 +28,9 @@ include: "rules/export.smk"
 rule all:
     default_target: True
     input:
-        RUN / "report" / "report.html",
-        RUN / "segmentations.csv",
+        LAYOUT.report,
+        LAYOUT.segmentations_table(),
         expand(
-            RUN / "external" / "{dataset}" / "segmentations.csv",
+            LAYOUT.segmentations_table("{dataset}"),
             dataset=list(EXTERNAL),
         ),

@@ -4,12 +4,12 @@
 
 rule attribute:
     input:
-        manifest=RESULTS / "data" / "manifest.csv",
+        manifest=LAYOUT.manifest(),
         images=shard_manifest,
-        model=RESULTS / "train" / "{variant}" / "model.pt",
+        model=LAYOUT.train("{variant}") / "model.pt",
     output:
-        maps=directory(RESULTS / "attribution" / "{variant}" / "{shard}"),
-        deletion=RESULTS / "faithfulness" / "{variant}" / "{shard}.csv",
+        maps=directory(LAYOUT.attribution("{variant}", "{shard}")),
+        deletion=LAYOUT.deletion_shard("{variant}", "{shard}"),
     log:
         RESULTS / "logs" / "attribute" / "{variant}" / "{shard}.log",
     conda:

@@ -11,15 +11,20 @@ from snakemake.utils import validate
 from xaicut.config import (
     check_consistency,
     export_variant,
+    external_datasets,
     variant_names,
     variant_train_settings,
 )
+from xaicut.layout import SUPERVISED, UNET_STAGE, Layout
+from xaicut.report.inputs import MaskCoverage, report_inputs
 from xaicut.shards import (
     AUTO_EXPORT,
     AUTO_EXPORT_STAGES,
     DATASET_PATTERN,
     IMAGE_PRIOR,
     SHARD_PATTERN,
+    STUDY_SPLITS,
+    has_masks_in,
     segment_stage_names,
     segmented_splits,
     shard_dataset,
@@ -45,17 +50,15 @@ if WEIGHTS:
     for weights, arch in WEIGHTS:
         check_pretrained_weights(weights, arch)
 
-RESULTS = Path(config["results_dir"])
+# Every output path comes from the layout (xaicut.layout); RESULTS and RUN root the logs.
+LAYOUT = Layout.from_config(config)
+RESULTS = LAYOUT.results
 # Outputs from fuse on depend on cheap parameters: keyed by run name, side by side.
-RUN = RESULTS / "runs" / config["run"]
-# The members of a variant's deep ensemble, each trained by its own train_member job.
-MEMBERS = RESULTS / "train" / "{variant}" / "members"
+RUN = LAYOUT.run
 DEMO = config["data_dir"] == "demo"
-EXTERNAL = {name: Path(folder) for name, folder in config["external"].items() if folder}
-DATA_DIR = RESULTS / "demo_data" if DEMO else Path(config["data_dir"])
+EXTERNAL = external_datasets(config)
+DATA_DIR = LAYOUT.demo_data if DEMO else Path(config["data_dir"])
 FUSE_STAGES = [*config["attribute"]["methods"], "fused"]
-# The supervised baseline does not depend on fuse/segment settings: shared by every run name.
-UNET_MASKS = RESULTS / "supervised" / "unet"
 SEGMENT_STAGES = ["otsu", *segment_stage_names(config["seeding"]["modes"])]
 # Splits of the main dataset attributed, fused and segmented: the exported ones, val and test.
 SEGMENTED_SPLITS = segmented_splits(config["export"]["splits"])
@@ -74,9 +77,9 @@ STUDENT_TRAINING = {
 }
 # One round of one teacher's self-training: pseudo-labels, model, and (before the last round)
 # the student's masks of the train and validation shards that teach the next round.
-STUDENT_ROUND = RUN / "student" / "{teacher}" / "round{round}"
+STUDENT_ROUND = LAYOUT.student_round("{teacher}", "{round}")
 # The exported variant's student fine-tuned on an external dataset's own pseudo-labels.
-ADAPTED = RUN / "external" / "{dataset}" / "student"
+ADAPTED = LAYOUT.adapted_student("{dataset}")
 # Teachers of the students and their graph-cut stage: the exported variant (the only one with
 # masks of its training images) and the image prior (the Otsu-seeded graph cut, no classifier).
 TEACHER_STAGE = {EXPORT_VARIANT: "graphcut", IMAGE_PRIOR: "graphcut_otsu"}
@@ -122,9 +125,7 @@ def has_masks(*splits, dataset=""):
     """Whether any image of ``splits`` (all when none given) of the main or an external
     dataset has a ground-truth mask: the stages that need masks run only then."""
     manifest = external_manifest(dataset) if dataset else main_manifest()
-    if splits:
-        manifest = manifest[manifest.split.isin(splits)]
-    return bool(manifest.has_mask.any())
+    return has_masks_in(manifest, *splits)
 
 
 def study_runs():
@@ -136,7 +137,7 @@ def study_runs():
             "fuse.threshold_method: auto chooses each map's threshold on validation masks, and "
             "no validation image has a ground-truth mask; use otsu (label-free) instead"
         )
-    return has_masks("val", "test")
+    return has_masks(*STUDY_SPLITS)
 
 
 def unet_runs():
@@ -152,16 +153,9 @@ def dataset_shards(dataset=""):
     return [sh for split in SEGMENTED_SPLITS for sh in shards_of(split)]
 
 
-def manifest_of(dataset):
-    """The manifest of the main dataset ('') or of an external one."""
-    if not dataset:
-        return RESULTS / "data" / "manifest.csv"
-    return RESULTS / "external" / dataset / "manifest.csv"
-
-
 def shard_manifest(wildcards):
     """The manifest the job's shard is cut from."""
-    return str(manifest_of(shard_dataset(wildcards.shard)))
+    return str(LAYOUT.manifest(shard_dataset(wildcards.shard)))
 
 
 def scored_shards(wildcards):
@@ -173,7 +167,7 @@ def scored_shards(wildcards):
 def self_supervised_weights(settings):
     """The pretrain output a variant starts from (train.init self_supervised), else None."""
     if settings["init"] == "self_supervised":
-        return RESULTS / "pretrain" / settings["arch"] / "encoder.pt"
+        return LAYOUT.pretrain(settings["arch"]) / "encoder.pt"
     return None
 
 
@@ -197,16 +191,14 @@ def member_train(wildcards):
 def member_files(wildcards, name):
     """File ``name`` (model.pt, history.csv) of every member of the job's variant."""
     members = variant_train_settings(config, wildcards.variant)["members"]
-    return expand(
-        MEMBERS / "{member}" / name, variant=wildcards.variant, member=range(members)
-    )
+    return [str(LAYOUT.member(wildcards.variant, m) / name) for m in range(members)]
 
 
 def train_inputs(wildcards):
     """Inputs of train_member: dataset B, and the self-supervised weights the variant starts from."""
     weights = self_supervised_weights(variant_train_settings(config, wildcards.variant))
     return {
-        "dataset": RESULTS / "data" / "dataset_b.csv",
+        "dataset": LAYOUT.dataset_b,
         **({"weights": weights} if weights else {}),
     }
 
@@ -214,7 +206,7 @@ def train_inputs(wildcards):
 def attribution_dirs(wildcards):
     """Attribution folders of one variant's attributed shards (validation and test)."""
     return [
-        str(RESULTS / "attribution" / wildcards.variant / sh)
+        str(LAYOUT.attribution(wildcards.variant, sh))
         for sh in shards_of("val") + test_shards()
     ]
 
@@ -222,7 +214,7 @@ def attribution_dirs(wildcards):
 def faithfulness_tables(wildcards):
     """Per-shard deletion tables of one variant's attributed shards."""
     return [
-        str(RESULTS / "faithfulness" / wildcards.variant / f"{sh}.csv")
+        str(LAYOUT.deletion_shard(wildcards.variant, sh))
         for sh in shards_of("val") + test_shards()
     ]
 
@@ -232,7 +224,7 @@ def auto_thresholds_input(wildcards):
     if config["fuse"]["threshold_method"] != "auto":
         return []
     study_runs()  # stops with the setting named when no validation image has a mask
-    return [str(RESULTS / "thresholds" / wildcards.variant / "auto_thresholds.json")]
+    return [str(LAYOUT.auto_thresholds(wildcards.variant))]
 
 
 def teacher_shards():
@@ -245,12 +237,14 @@ def teacher_mask_dirs(wildcards):
     teacher's graph cut in round 1, the graph cut seeded by round k-1's student after.
     """
     previous = int(wildcards.round) - 1
+    teacher = wildcards.teacher
     if previous == 0:
-        folder = RUN / "masks" / wildcards.teacher / TEACHER_STAGE[wildcards.teacher]
-    else:
-        round_dir = str(STUDENT_ROUND).format(teacher=wildcards.teacher, round=previous)
-        folder = Path(round_dir) / "masks" / student_stage_names("")[1]
-    return [str(folder / sh) for sh in teacher_shards()]
+        stage = TEACHER_STAGE[teacher]
+        return [str(LAYOUT.masks(teacher, stage, sh)) for sh in teacher_shards()]
+    stage = student_stage_names("")[1]
+    return [
+        str(LAYOUT.round_masks(teacher, previous, stage, sh)) for sh in teacher_shards()
+    ]
 
 
 def student_encoder(wildcards):
@@ -261,14 +255,12 @@ def student_encoder(wildcards):
         or not config["student"]["encoder_from_classifier"]
     ):
         return {}
-    return {
-        "encoder": str(MEMBERS / "0" / "model.pt").format(variant=wildcards.teacher)
-    }
+    return {"encoder": str(LAYOUT.member(wildcards.teacher, 0) / "model.pt")}
 
 
 def final_student_model(teacher):
     """The model of a teacher's last self-training round, whose masks are its stages."""
-    return str(STUDENT_ROUND / "model.pt").format(teacher=teacher, round=STUDENT_ROUNDS)
+    return str(LAYOUT.student_round(teacher, STUDENT_ROUNDS) / "model.pt")
 
 
 def student_model(wildcards):
@@ -276,23 +268,21 @@ def student_model(wildcards):
     dataset's pseudo-labels when student.adapt, else the main dataset's."""
     dataset = shard_dataset(wildcards.shard)
     if dataset and config["student"]["adapt"]:
-        return str(ADAPTED / "model.pt").format(dataset=dataset)
+        return str(LAYOUT.adapted_student(dataset) / "model.pt")
     return final_student_model(wildcards.variant)
 
 
 def external_mask_dirs(wildcards, stage):
     """The exported variant's mask folders of ``stage`` for every shard of an external dataset."""
     return [
-        str(RUN / "masks" / EXPORT_VARIANT / stage / sh)
+        str(LAYOUT.masks(EXPORT_VARIANT, stage, sh))
         for sh in dataset_shards(wildcards.dataset)
     ]
 
 
 def evidence_mask_dirs(wildcards):
     """The Otsu lesions of the same shards (the evidence a pseudo-label's teacher is checked by)."""
-    return [
-        str(RUN / "masks" / wildcards.teacher / "otsu" / sh) for sh in teacher_shards()
-    ]
+    return [str(LAYOUT.masks(wildcards.teacher, "otsu", sh)) for sh in teacher_shards()]
 
 
 def student_mask_stages():
@@ -308,34 +298,26 @@ def student_mask_stages():
     return [(teacher, s) for teacher, names in stages.items() for s in names]
 
 
-def stage_mask_dirs(wildcards):
-    """Every per-shard mask folder that evaluate reads, in stage order: fuse and segment
-    stages per variant, then the self-training stages and (main dataset) the supervised U-Net
-    when enabled; the stage is the folder's parent name, the variant its grandparent
-    (``supervised`` for the U-Net, ``image_prior`` for the stages without classifier).
+def scored_mask_folders(wildcards):
+    """(variant, stage, folder) of every per-shard mask folder that evaluate scores, in stage
+    order: fuse and segment stages per variant, then the self-training stages and (main
+    dataset) the supervised U-Net when it runs (variant ``supervised``; ``image_prior`` for
+    the stages without classifier).
     """
     main = not getattr(wildcards, "dataset", "")
     pairs = [(v, s) for v in VARIANTS for s in [*FUSE_STAGES, *SEGMENT_STAGES]]
     pairs += student_mask_stages()
+    pairs += [(SUPERVISED, UNET_STAGE)] if main and unet_runs() else []
     shards = scored_shards(wildcards)
-    dirs = [str(RUN / "masks" / v / s / sh) for v, s in pairs for sh in shards]
-    unet = main and unet_runs()
-    return dirs + [str(UNET_MASKS / sh) for sh in shards if unet]
+    return [
+        (v, s, str(LAYOUT.scored_masks(v, s, sh))) for v, s in pairs for sh in shards
+    ]
 
 
 def segment_tables(wildcards):
     """Per-shard graph-cut status tables of every variant."""
     shards = scored_shards(wildcards)
-    return [str(RUN / "segment" / v / f"{sh}.csv") for v in VARIANTS for sh in shards]
-
-
-def external_summaries(wildcards):
-    """Metrics summaries of the external datasets that have masks (cross-dataset scoring)."""
-    return [
-        str(RUN / "external" / d / "metrics" / "summary.csv")
-        for d in EXTERNAL
-        if has_masks(dataset=d)
-    ]
+    return [str(LAYOUT.segment_table(v, sh)) for v in VARIANTS for sh in shards]
 
 
 def exported_stages():
@@ -352,10 +334,8 @@ def student_history(dataset):
     """The history of the exported variant's student that segments ``dataset``'s shards ('' =
     the main dataset): the fine-tuned one of an external dataset when student.adapt."""
     if dataset and config["student"]["adapt"]:
-        return str(ADAPTED / "history.csv").format(dataset=dataset)
-    return str(STUDENT_ROUND / "history.csv").format(
-        teacher=EXPORT_VARIANT, round=STUDENT_ROUNDS
-    )
+        return str(LAYOUT.adapted_student(dataset) / "history.csv")
+    return str(LAYOUT.student_round(EXPORT_VARIANT, STUDENT_ROUNDS) / "history.csv")
 
 
 def export_inputs(wildcards):
@@ -366,24 +346,24 @@ def export_inputs(wildcards):
     dataset = getattr(wildcards, "dataset", "")
     shards = dataset_shards(dataset)
     stages = exported_stages()
-    folders = [
+    tables = [
         (
-            RUN / "student" / EXPORT_VARIANT / "segment"
+            LAYOUT.student_segment_table
             if stage in student_stage_names(EXPORT_VARIANT)
-            else RUN / "segment" / EXPORT_VARIANT
+            else LAYOUT.segment_table
         )
         for stage in stages
     ]
     inputs = {
         "masks": [
-            str(RUN / "masks" / EXPORT_VARIANT / stage / sh)
+            str(LAYOUT.masks(EXPORT_VARIANT, stage, sh))
             for stage in stages
             for sh in shards
         ],
-        "maps": [str(RESULTS / "attribution" / EXPORT_VARIANT / sh) for sh in shards],
+        "maps": [str(LAYOUT.attribution(EXPORT_VARIANT, sh)) for sh in shards],
         "segment": [
-            str(folder / f"{sh}.csv")
-            for folder in dict.fromkeys(folders)
+            str(table(EXPORT_VARIANT, sh))
+            for table in dict.fromkeys(tables)
             for sh in shards
         ],
     }
@@ -392,19 +372,19 @@ def export_inputs(wildcards):
     return inputs
 
 
-def evaluation_tables(wildcards):
-    """The main dataset's metrics tables, when its test split has masks to score against."""
-    if not has_masks("test"):
-        return {}
-    return {
-        name: str(RUN / "metrics" / f"{name}.csv")
-        for name in ("per_image", "summary", "summary_per_class")
-    }
+def report_files_before_ingest(wildcards):
+    """What the report always reads (xaicut.report.inputs): data, exported table and the
+    classifier tables. No checkpoint is consulted, so a dry run before ingest already plans
+    the training."""
+    return report_inputs(LAYOUT, VARIANTS, list(EXTERNAL)).files()
 
 
-def export_scores(wildcards):
-    """Scores of the exported folder by split, when any image of the main dataset has a mask."""
-    return [str(RUN / "metrics" / "segmentations_by_split.csv")] if has_masks() else []
+def report_scored_files(wildcards):
+    """What the report reads of the scores the ground-truth masks allow (after ingest)."""
+    coverage = MaskCoverage.of(
+        main_manifest(), {d: external_manifest(d) for d in EXTERNAL}
+    )
+    return report_inputs(LAYOUT, VARIANTS, list(EXTERNAL), coverage).scored_files()
 
 
 wildcard_constraints:
@@ -414,41 +394,3 @@ wildcard_constraints:
     teacher="|".join(re.escape(t) for t in TEACHER_STAGE),
     member=r"\d+",
     round=r"[1-9]\d*",
-
-
-MODEL_TABLES = {
-    "train": ["history.csv", "classification_report.csv", "test_predictions.csv"],
-    "thresholds": [
-        "jaccard_curves.csv",
-        "best_thresholds.csv",
-        "by_outcome.csv",
-        "mann_whitney.csv",
-        "auto_thresholds.json",
-    ],
-    "faithfulness": ["summary.csv"],
-}
-
-
-def _variant_tables(folders):
-    """Paths of the per-variant tables ``{folder: [file names]}`` for every variant."""
-    return [
-        str(RESULTS / folder / v / name)
-        for v in VARIANTS
-        for folder, names in folders.items()
-        for name in names
-    ]
-
-
-def model_tables(wildcards):
-    """Per-variant tables the report always reads: classifier and faithfulness. No checkpoint
-    is consulted, so a dry run before ingest already plans the training."""
-    return _variant_tables({f: n for f, n in MODEL_TABLES.items() if f != "thresholds"})
-
-
-def study_tables(wildcards):
-    """The threshold study's tables, when masks allow the study (after the ingest checkpoint)."""
-    return (
-        _variant_tables({"thresholds": MODEL_TABLES["thresholds"]})
-        if study_runs()
-        else []
-    )

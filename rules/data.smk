@@ -6,7 +6,7 @@ if DEMO:
 
     rule demo_data:
         output:
-            directory(RESULTS / "demo_data"),
+            directory(LAYOUT.demo_data),
         log:
             RESULTS / "logs" / "demo_data.log",
         conda:
@@ -22,8 +22,8 @@ checkpoint ingest:
     input:
         data=DATA_DIR,
     output:
-        manifest=RESULTS / "data" / "manifest.csv",
-        rejected=RESULTS / "data" / "rejected.csv",
+        manifest=LAYOUT.manifest(),
+        rejected=LAYOUT.rejected(),
     log:
         RESULTS / "logs" / "ingest.log",
     conda:
@@ -43,10 +43,10 @@ checkpoint ingest:
 checkpoint ingest_external:
     input:
         data=lambda wildcards: EXTERNAL[wildcards.dataset],
-        classes=RESULTS / "data" / "manifest.csv",
+        classes=LAYOUT.manifest(),
     output:
-        manifest=RESULTS / "external" / "{dataset}" / "manifest.csv",
-        rejected=RESULTS / "external" / "{dataset}" / "rejected.csv",
+        manifest=LAYOUT.manifest("{dataset}"),
+        rejected=LAYOUT.rejected("{dataset}"),
     log:
         RESULTS / "logs" / "ingest_external" / "{dataset}.log",
     conda:
@@ -65,10 +65,10 @@ checkpoint ingest_external:
 
 rule augment:
     input:
-        manifest=RESULTS / "data" / "manifest.csv",
+        manifest=LAYOUT.manifest(),
     output:
-        dataset=RESULTS / "data" / "dataset_b.csv",
-        images=directory(RESULTS / "data" / "augmented"),
+        dataset=LAYOUT.dataset_b,
+        images=directory(LAYOUT.augmented),
     log:
         RESULTS / "logs" / "augment.log",
     conda:

@@ -1,58 +1,59 @@
-# Dice/Jaccard of every stage against the ground truth (test images that have a mask), and the
-# HTML report.
+# Dice/Jaccard of every stage against the ground truth (test images that have a mask), the
+# comparison tables over stages, and the HTML report.
 
 
 rule evaluate:
     input:
-        manifest=RESULTS / "data" / "manifest.csv",
-        masks=stage_mask_dirs,
+        manifest=LAYOUT.manifest(),
+        masks=lambda wildcards: [f for _, _, f in scored_mask_folders(wildcards)],
         segment=segment_tables,
     output:
-        per_image=RUN / "metrics" / "per_image.csv",
+        per_image=LAYOUT.metrics_table("per_image"),
         summary=report(
-            RUN / "metrics" / "summary.csv",
+            LAYOUT.metrics_table("summary"),
             caption="../report/summary.rst",
             category="Segmentation",
         ),
         per_class=report(
-            RUN / "metrics" / "summary_per_class.csv",
+            LAYOUT.metrics_table("summary_per_class"),
             caption="../report/summary_per_class.rst",
             category="Segmentation",
         ),
+        stage_ablation=LAYOUT.metrics_table("stage_ablation"),
+        unet_vs_xai=LAYOUT.metrics_table("unet_vs_xai"),
     log:
         RUN / "logs" / "evaluate.log",
     conda:
         "../envs/segment.yaml"
+    params:
+        # (variant, stage) of each mask folder of input.masks, in the same order
+        scored=lambda wildcards: [(v, s) for v, s, _ in scored_mask_folders(wildcards)],
     script:
         "../workflow_scripts/evaluate.py"
 
 
 use rule evaluate as evaluate_external with:
     input:
-        manifest=RESULTS / "external" / "{dataset}" / "manifest.csv",
-        masks=stage_mask_dirs,
+        manifest=LAYOUT.manifest("{dataset}"),
+        masks=lambda wildcards: [f for _, _, f in scored_mask_folders(wildcards)],
         segment=segment_tables,
     output:
-        per_image=RUN / "external" / "{dataset}" / "metrics" / "per_image.csv",
-        summary=RUN / "external" / "{dataset}" / "metrics" / "summary.csv",
-        per_class=RUN / "external" / "{dataset}" / "metrics" / "summary_per_class.csv",
+        per_image=LAYOUT.metrics_table("per_image", "{dataset}"),
+        summary=LAYOUT.metrics_table("summary", "{dataset}"),
+        per_class=LAYOUT.metrics_table("summary_per_class", "{dataset}"),
+        stage_ablation=LAYOUT.metrics_table("stage_ablation", "{dataset}"),
+        unet_vs_xai=LAYOUT.metrics_table("unet_vs_xai", "{dataset}"),
     log:
         RUN / "logs" / "evaluate_external" / "{dataset}.log",
 
 
 rule report:
     input:
-        unpack(evaluation_tables),
-        model_tables,
-        study_tables,
-        export_scores,
-        external=external_summaries,
-        manifest=RESULTS / "data" / "manifest.csv",
-        rejected=RESULTS / "data" / "rejected.csv",
-        segmentations=RUN / "segmentations.csv",
+        unpack(report_files_before_ingest),
+        unpack(report_scored_files),
     output:
         report(
-            RUN / "report" / "report.html",
+            LAYOUT.report,
             caption="../report/report.rst",
             category="Report",
         ),
@@ -61,9 +62,6 @@ rule report:
     conda:
         "../envs/segment.yaml"
     params:
-        report=config["report"],
         config=config,
-        external=list(EXTERNAL),
-        variants=VARIANTS,
     script:
         "../workflow_scripts/report.py"

@@ -6,11 +6,11 @@
 rule export:
     input:
         unpack(export_inputs),
-        manifest=RESULTS / "data" / "manifest.csv",
+        manifest=LAYOUT.manifest(),
     output:
-        folder=directory(RUN / "segmentations"),
+        folder=directory(LAYOUT.segmentations()),
         table=report(
-            RUN / "segmentations.csv",
+            LAYOUT.segmentations_table(),
             caption="../report/segmentations.rst",
             category="Segmentations",
         ),
@@ -24,8 +24,9 @@ rule export:
         min_student_agreement=config["export"]["min_student_agreement"],
         method=config["attribute"]["methods"][0],
         shard_size=config["attribute"]["shard_size"],
-        run_masks=RUN / "masks",
-        attribution=RESULTS / "attribution",
+        shards=lambda wildcards: dataset_shards(getattr(wildcards, "dataset", "")),
+        results_dir=RESULTS,
+        run=config["run"],
     script:
         "../workflow_scripts/export.py"
 
@@ -33,24 +34,24 @@ rule export:
 use rule export as export_external with:
     input:
         unpack(export_inputs),
-        manifest=RESULTS / "external" / "{dataset}" / "manifest.csv",
-        classes=RESULTS / "data" / "manifest.csv",
+        manifest=LAYOUT.manifest("{dataset}"),
+        classes=LAYOUT.manifest(),
     output:
-        folder=directory(RUN / "external" / "{dataset}" / "segmentations"),
-        table=RUN / "external" / "{dataset}" / "segmentations.csv",
+        folder=directory(LAYOUT.segmentations("{dataset}")),
+        table=LAYOUT.segmentations_table("{dataset}"),
     log:
         RUN / "logs" / "export_external" / "{dataset}.log",
 
 
 rule score_segmentations:
     input:
-        manifest=RESULTS / "data" / "manifest.csv",
-        folder=RUN / "segmentations",
-        table=RUN / "segmentations.csv",
+        manifest=LAYOUT.manifest(),
+        folder=LAYOUT.segmentations(),
+        table=LAYOUT.segmentations_table(),
     output:
-        per_image=RUN / "metrics" / "segmentations_per_image.csv",
+        per_image=LAYOUT.segmentation_scores_per_image,
         by_split=report(
-            RUN / "metrics" / "segmentations_by_split.csv",
+            LAYOUT.segmentation_scores,
             caption="../report/segmentations_by_split.rst",
             category="Segmentations",
         ),

@@ -4,11 +4,11 @@
 
 rule fuse:
     input:
-        maps=RESULTS / "attribution" / "{variant}" / "{shard}",
+        maps=LAYOUT.attribution("{variant}", "{shard}"),
         auto=auto_thresholds_input,
     output:
         [
-            directory(RUN / "masks" / "{variant}" / stage / "{shard}")
+            directory(LAYOUT.masks("{variant}", stage, "{shard}"))
             for stage in FUSE_STAGES
         ],
     log:
@@ -25,13 +25,13 @@ rule fuse:
 rule segment:
     input:
         manifest=shard_manifest,
-        maps=RESULTS / "attribution" / "{variant}" / "{shard}",
+        maps=LAYOUT.attribution("{variant}", "{shard}"),
     output:
         masks=[
-            directory(RUN / "masks" / "{variant}" / stage / "{shard}")
+            directory(LAYOUT.masks("{variant}", stage, "{shard}"))
             for stage in SEGMENT_STAGES
         ],
-        table=RUN / "segment" / "{variant}" / "{shard}.csv",
+        table=LAYOUT.segment_table("{variant}", "{shard}"),
     log:
         RUN / "logs" / "segment" / "{variant}" / "{shard}.log",
     conda:

@@ -10,10 +10,10 @@ rule segment_image_prior:
         manifest=shard_manifest,
     output:
         masks=[
-            directory(RUN / "masks" / IMAGE_PRIOR / stage / "{shard}")
+            directory(LAYOUT.masks(IMAGE_PRIOR, stage, "{shard}"))
             for stage in ("otsu", "graphcut_otsu")
         ],
-        table=RUN / "segment" / IMAGE_PRIOR / "{shard}.csv",
+        table=LAYOUT.segment_table(IMAGE_PRIOR, "{shard}"),
     log:
         RUN / "logs" / "segment" / IMAGE_PRIOR / "{shard}.log",
     conda:
@@ -29,7 +29,7 @@ rule segment_image_prior:
 
 rule pseudo_labels:
     input:
-        manifest=RESULTS / "data" / "manifest.csv",
+        manifest=LAYOUT.manifest(),
         teacher=teacher_mask_dirs,
         evidence=evidence_mask_dirs,
     output:
@@ -75,10 +75,10 @@ rule student:
         model=student_model,
     output:
         masks=[
-            directory(RUN / "masks" / "{variant}" / stage / "{shard}")
+            directory(LAYOUT.masks("{variant}", stage, "{shard}"))
             for stage in student_stage_names("")
         ],
-        table=RUN / "student" / "{variant}" / "segment" / "{shard}.csv",
+        table=LAYOUT.student_segment_table("{variant}", "{shard}"),
     log:
         RUN / "logs" / "student" / "{variant}" / "{shard}.log",
     conda:
@@ -104,10 +104,10 @@ use rule student as otsu_student with:
         model=final_student_model(IMAGE_PRIOR),
     output:
         masks=[
-            directory(RUN / "masks" / IMAGE_PRIOR / stage / "{shard}")
+            directory(LAYOUT.masks(IMAGE_PRIOR, stage, "{shard}"))
             for stage in student_stage_names(IMAGE_PRIOR)
         ],
-        table=RUN / "student" / IMAGE_PRIOR / "segment" / "{shard}.csv",
+        table=LAYOUT.student_segment_table(IMAGE_PRIOR, "{shard}"),
     log:
         RUN / "logs" / "student" / IMAGE_PRIOR / "{shard}.log",
     params:
@@ -127,17 +127,17 @@ use rule student as student_round with:
         model=STUDENT_ROUND / "model.pt",
     output:
         masks=[
-            directory(STUDENT_ROUND / "masks" / stage / "{shard}")
+            directory(LAYOUT.round_masks("{teacher}", "{round}", stage, "{shard}"))
             for stage in student_stage_names("")
         ],
-        table=STUDENT_ROUND / "segment" / "{shard}.csv",
+        table=LAYOUT.round_segment_table("{teacher}", "{round}", "{shard}"),
     log:
         RUN / "logs" / "student" / "{teacher}_round{round}" / "{shard}.log",
 
 
 rule adapt_student:
     input:
-        manifest=RESULTS / "external" / "{dataset}" / "manifest.csv",
+        manifest=LAYOUT.manifest("{dataset}"),
         teacher=lambda wildcards: external_mask_dirs(wildcards, "graphcut"),
         evidence=lambda wildcards: external_mask_dirs(wildcards, "otsu"),
         initial=final_student_model(EXPORT_VARIANT),

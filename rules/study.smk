@@ -4,18 +4,18 @@
 
 rule threshold_study:
     input:
-        manifest=RESULTS / "data" / "manifest.csv",
+        manifest=LAYOUT.manifest(),
         maps=attribution_dirs,
     output:
-        curves=RESULTS / "thresholds" / "{variant}" / "jaccard_curves.csv",
+        curves=LAYOUT.study_table("{variant}", "jaccard_curves"),
         best=report(
-            RESULTS / "thresholds" / "{variant}" / "best_thresholds.csv",
+            LAYOUT.study_table("{variant}", "best_thresholds"),
             caption="../report/best_thresholds.rst",
             category="Attribution maps",
         ),
-        outcome=RESULTS / "thresholds" / "{variant}" / "by_outcome.csv",
-        mann_whitney=RESULTS / "thresholds" / "{variant}" / "mann_whitney.csv",
-        auto=RESULTS / "thresholds" / "{variant}" / "auto_thresholds.json",
+        outcome=LAYOUT.study_table("{variant}", "by_outcome"),
+        mann_whitney=LAYOUT.study_table("{variant}", "mann_whitney"),
+        auto=LAYOUT.auto_thresholds("{variant}"),
     log:
         RESULTS / "logs" / "threshold_study" / "{variant}.log",
     conda:
@@ -30,9 +30,9 @@ rule faithfulness:
     input:
         faithfulness_tables,
     output:
-        deletion=RESULTS / "faithfulness" / "{variant}" / "deletion.csv",
+        deletion=LAYOUT.faithfulness("{variant}") / "deletion.csv",
         summary=report(
-            RESULTS / "faithfulness" / "{variant}" / "summary.csv",
+            LAYOUT.faithfulness_summary("{variant}"),
             caption="../report/faithfulness.rst",
             category="Attribution maps",
         ),

@@ -4,11 +4,11 @@
 
 rule pretrain:
     input:
-        manifest=RESULTS / "data" / "manifest.csv",
+        manifest=LAYOUT.manifest(),
     output:
-        weights=RESULTS / "pretrain" / "{arch}" / "encoder.pt",
+        weights=LAYOUT.pretrain("{arch}") / "encoder.pt",
         history=report(
-            RESULTS / "pretrain" / "{arch}" / "history.csv",
+            LAYOUT.pretrain("{arch}") / "history.csv",
             caption="../report/pretrain_history.rst",
             category="Classifier",
         ),
@@ -24,7 +24,7 @@ rule pretrain:
         seed=config["seed"],
         device=config["device"],
         # a string, not a Path: Snakemake fills in the wildcards of string params only
-        resume=str(RESULTS / "pretrain" / "{arch}" / "last_epoch.pt"),  # while pretraining is unfinished
+        resume=str(LAYOUT.pretrain("{arch}") / "last_epoch.pt"),  # while pretraining is unfinished
     script:
         "../workflow_scripts/pretrain.py"
 
@@ -33,8 +33,8 @@ rule train_member:
     input:
         unpack(train_inputs),
     output:
-        model=MEMBERS / "{member}" / "model.pt",
-        history=MEMBERS / "{member}" / "history.csv",
+        model=LAYOUT.member("{variant}", "{member}") / "model.pt",
+        history=LAYOUT.member("{variant}", "{member}") / "history.csv",
     log:
         RESULTS / "logs" / "train" / "{variant}_member{member}.log",
     conda:
@@ -47,29 +47,29 @@ rule train_member:
         seed=lambda wildcards: config["seed"] + int(wildcards.member),
         device=config["device"],
         # a string, not a Path: Snakemake fills in the wildcards of string params only
-        resume=str(MEMBERS / "{member}" / "last_epoch.pt"),  # while the member's training is unfinished
+        resume=str(LAYOUT.member("{variant}", "{member}") / "last_epoch.pt"),  # while the member's training is unfinished
     script:
         "../workflow_scripts/train_member.py"
 
 
 rule train:
     input:
-        dataset=RESULTS / "data" / "dataset_b.csv",
+        dataset=LAYOUT.dataset_b,
         models=lambda wildcards: member_files(wildcards, "model.pt"),
         histories=lambda wildcards: member_files(wildcards, "history.csv"),
     output:
-        model=RESULTS / "train" / "{variant}" / "model.pt",
+        model=LAYOUT.train("{variant}") / "model.pt",
         history=report(
-            RESULTS / "train" / "{variant}" / "history.csv",
+            LAYOUT.classifier_table("{variant}", "history"),
             caption="../report/history.rst",
             category="Classifier",
         ),
         classification=report(
-            RESULTS / "train" / "{variant}" / "classification_report.csv",
+            LAYOUT.classifier_table("{variant}", "classification_report"),
             caption="../report/classification_report.rst",
             category="Classifier",
         ),
-        predictions=RESULTS / "train" / "{variant}" / "test_predictions.csv",
+        predictions=LAYOUT.classifier_table("{variant}", "test_predictions"),
     log:
         RESULTS / "logs" / "train" / "{variant}.log",
     conda:

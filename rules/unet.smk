@@ -5,11 +5,11 @@
 
 rule train_unet:
     input:
-        manifest=RESULTS / "data" / "manifest.csv",
+        manifest=LAYOUT.manifest(),
     output:
-        model=RESULTS / "supervised" / "unet_model.pt",
+        model=LAYOUT.supervised / "unet_model.pt",
         history=report(
-            RESULTS / "supervised" / "unet_history.csv",
+            LAYOUT.supervised / "unet_history.csv",
             caption="../report/unet_history.rst",
             category="Supervised baseline",
         ),
@@ -24,17 +24,17 @@ rule train_unet:
         unet=config["unet"],
         seed=config["seed"],
         device=config["device"],
-        resume=RESULTS / "supervised" / "unet_last_epoch.pt",  # exists while training is unfinished
+        resume=LAYOUT.supervised / "unet_last_epoch.pt",  # exists while training is unfinished
     script:
         "../workflow_scripts/train_unet.py"
 
 
 rule unet:
     input:
-        manifest=RESULTS / "data" / "manifest.csv",
+        manifest=LAYOUT.manifest(),
         model=rules.train_unet.output.model,
     output:
-        masks=directory(UNET_MASKS / "{shard}"),
+        masks=directory(LAYOUT.unet_masks("{shard}")),
     log:
         RESULTS / "logs" / "unet" / "{shard}.log",
     conda:

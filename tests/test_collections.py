@@ -18,6 +18,7 @@ from xaicut.export import (EXPORT_COLUMNS, ExportPlan, auto_export_stage, export
                            exported_mask_name)
 from xaicut.ingest import MASK_DIR, DatasetError, ingest_release
 from xaicut.io import read_mask, write_csv, write_image, write_mask
+from xaicut.layout import Layout
 
 
 def ingest(root: Path, **options) -> pd.DataFrame:
@@ -136,18 +137,18 @@ def test_export_writes_one_named_mask_per_image_and_the_table(tmp_path):
                          "image_path": [str(tmp_path / "images" / f"ISIC_{i}.png") for i in (1, 2)]})
     for path in rows.image_path:
         write_image(lesion_image(disc()), path)
+    layout = Layout(tmp_path / "results")
     for image_id in rows.image_id:
-        write_mask(disc(), tmp_path / "masks" / "v" / "graphcut" / "test000" / f"{image_id}.png")
+        write_mask(disc(), layout.masks("v", "graphcut", "test000") / f"{image_id}.png")
     for image_id, predicted in (("ISIC_1", 1), ("ISIC_2", 0)):
         write_attribution(AttributionMap(image_id, "gradcam", np.zeros((40, 60), np.float32), 1,
                                          "mel", predicted, 0.75, 1, "sha"),
-                          attribution_path(tmp_path / "maps" / "v" / "test000", image_id, "gradcam"))
+                          attribution_path(layout.attribution("v", "test000"), image_id, "gradcam"))
     write_csv(pd.DataFrame({"image_id": ["ISIC_1", "ISIC_2"], "stage": "graphcut",
                             "status": ["ok", "small_seed"]}), tmp_path / "status.csv")
     plan = ExportPlan("v", "graphcut", "gradcam", ("bcc", "mel"))
-    table = export_segmentations({"test000": rows}, tmp_path / "masks", tmp_path / "maps",
-                                 [tmp_path / "status.csv"], plan, tmp_path / "out",
-                                 tmp_path / "out.csv")
+    table = export_segmentations({"test000": rows}, layout, [tmp_path / "status.csv"], plan,
+                                 tmp_path / "out", tmp_path / "out.csv")
     assert list(pd.read_csv(tmp_path / "out.csv").columns) == list(EXPORT_COLUMNS)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         exported_mask_name("ISIC_1"), exported_mask_name("ISIC_2")]

@@ -29,7 +29,7 @@ def test_snakefmt_check_is_clean():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-SOURCES = sorted([*(REPO / "xaicut").glob("*.py"), *(REPO / "workflow_scripts").glob("*.py")])
+SOURCES = sorted([*(REPO / "xaicut").rglob("*.py"), *(REPO / "workflow_scripts").glob("*.py")])
 WRITE_CALL = re.compile(r"\.to_csv\(|imwrite\(|torch\.save\(|\.savefig\(|write_text\(|"
                         r"write_bytes\(|h5py\.File\([^)]*[\"']w|open\([^)]*[\"'][wa]")
 

@@ -12,7 +12,8 @@ from isic_challenge_scoring.confusion import create_binary_confusion_matrix
 
 from test_graphcut import sample_images
 from xaicut.io import write_mask
-from xaicut.metrics import METRICS, SUMMARY_COLUMNS, evaluate_results, mask_metrics
+from xaicut.comparison import stage_ablation, unet_vs_xai
+from xaicut.metrics import METRICS, SUMMARY_COLUMNS, evaluate_results, mask_metrics, summarise
 
 
 def test_metrics_match_hand_computation():
@@ -54,9 +55,9 @@ def test_evaluate_results_tables(tmp_path):
     write_mask(np.zeros_like(truth), tmp_path / "masks/cbam/graphcut/shard000/b.png")
     write_mask(truth[::-1], tmp_path / "masks/cbam/fused/shard000/a.png")
     write_mask(np.zeros_like(truth), tmp_path / "masks/base/graphcut/shard000/a.png")
-    tables = evaluate_results(manifest, [str(tmp_path / "masks/cbam/fused/shard000"),
-                                         str(tmp_path / "masks/cbam/graphcut/shard000"),
-                                         str(tmp_path / "masks/base/graphcut/shard000")])
+    tables = evaluate_results(manifest, [(v, s, tmp_path / f"masks/{v}/{s}/shard000")
+                                         for v, s in (("cbam", "fused"), ("cbam", "graphcut"),
+                                                      ("base", "graphcut"))])
     assert list(tables["summary"].columns) == list(SUMMARY_COLUMNS)
     assert list(zip(tables["summary"].variant, tables["summary"].stage)) == [
         ("cbam", "fused"), ("cbam", "graphcut"), ("base", "graphcut")]
@@ -112,3 +113,27 @@ def test_metrics_equal_isic_challenge_scoring():
         assert ours == pytest.approx(theirs, abs=1e-9, rel=0)
     thresholded = [mask_metrics(p, t)["threshold_jaccard"] for p, t in cases]
     assert 0.0 in thresholded and any(0.65 <= j < 1 for j in thresholded)  # both branches
+
+
+def test_comparison_tables_order_stages_as_the_pipeline_and_put_the_unet_first():
+    per_image = pd.DataFrame([
+        {"image_id": i, "variant": v, "stage": s, "dice": d, "jaccard": d / (2 - d)}
+        for v, stages in (("plain", ("graphcut", "otsu", "gradcam", "fused", "student")),
+                          ("supervised", ("unet",)))
+        for s in stages for i, d in (("a", 0.4), ("b", 0.8))])
+    per_image = per_image.assign(**{m: 0.5 for m in METRICS if m not in per_image})
+    summary = summarise(per_image, ["variant", "stage"])
+    ablation = stage_ablation(summary)
+    assert list(zip(ablation.variant, ablation.stage)) == [
+        ("plain", s) for s in ("gradcam", "fused", "otsu", "graphcut", "student")
+    ] + [("supervised", "unet")]
+    assert list(ablation.columns) == ["variant", "stage", "n_images",
+                                      *(c for c in SUMMARY_COLUMNS if c.endswith("_mean"))]
+    table = unet_vs_xai(per_image)
+    assert list(table.columns) == ["variant", "method", "stage", "n_images", "dice_mean",
+                                   "dice_sd", "jaccard_mean", "jaccard_sd"]
+    assert list(table.stage) == ["fused", "graphcut", "student", "unet"]   # no map mask, no otsu
+    graphcut = table.set_index("stage").loc["graphcut"]
+    assert graphcut.dice_mean == pytest.approx(0.6)
+    assert graphcut.dice_sd == pytest.approx(pd.Series([0.4, 0.8]).std())
+    assert table.set_index("stage").method["unet"] == "U-Net (supervised)"

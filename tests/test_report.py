@@ -1,76 +1,53 @@
-"""Tests of xaicut.report on a tiny fake results tree laid out as in docs/data-contracts.md."""
+"""Tests of xaicut.report on a tiny fake results tree written through xaicut.layout, as the
+workflow lays it out (docs/data-contracts.md)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from xaicut import CLASSES, report
+from xaicut import CLASSES
 from xaicut.attribution_store import AttributionMap, attribution_path, write_attribution
+from xaicut.comparison import stage_ablation, unet_vs_xai
+from xaicut.export import EXPORT_COLUMNS, exported_mask_name
+from xaicut.faithfulness import summarise_deletion
 from xaicut.io import write_csv, write_image, write_mask
-from xaicut.metrics import SUMMARY_COLUMNS as ALL_SUMMARY_COLUMNS
+from xaicut.layout import Layout
+from xaicut.metrics import METRICS, summarise
 from xaicut.published import PUBLISHED
-from xaicut.report import N_WORST, SECTION_TITLES as ALL_SECTION_TITLES
-from xaicut.report import build_report, main, pick_examples, training_curves_figure
+from xaicut.report.__main__ import main
+from xaicut.report.document import build_report
+from xaicut.report.examples import grid_columns
+from xaicut.report.figures import training_curves_figure
+from xaicut.report.loading import ReportSettings
+from xaicut.report.markup import COMPARISON_SECTIONS, NOT_SCORED, SECTION_TITLES
+from xaicut.report.tables import pick_examples
+from xaicut.report.variant_sections import N_WORST
+from xaicut.threshold_study import auto_thresholds, best_thresholds, mann_whitney, outcome_table
 
 WIDTH, HEIGHT = 60, 45
-IMAGES = {  # image_id: (dx, shard, predicted dx)
-    "ISIC_0000001": ("mel", "shard000", "mel"),
-    "ISIC_0000002": ("nv", "shard000", "nv"),
-    "ISIC_0000003": ("bcc", "shard001", "nv"),
-    "ISIC_0000004": ("nv", "shard001", "nv"),
+IMAGES = {  # image_id: (dx, predicted dx); shard_size 2: test000 holds the first two
+    "ISIC_0000001": ("mel", "mel"),
+    "ISIC_0000002": ("nv", "nv"),
+    "ISIC_0000003": ("bcc", "nv"),
+    "ISIC_0000004": ("nv", "nv"),
 }
-STAGES = ("gradcam", "shap", "fused", "graphcut", "otsu")
+METHODS = ("gradcam", "eigencam_signed")
+STAGES = (*METHODS, "fused", "graphcut", "otsu")
 SUMMARY_MARKER = 0.4321  # graphcut dice_median in summary.csv; must show as 0.432
-SUMMARY_COLUMNS = list(ALL_SUMMARY_COLUMNS[2:])   # after variant and stage
-SUMMARY_VALUES = [4, 0.5, 0.5, 0.4, 0.4, 0.9, 0.8, 0.95, 0.85, 0.3]
-"""summary.csv values of the first stage; dice_mean grows by 0.05 a stage."""
-SECTION_TITLES = (*ALL_SECTION_TITLES.values(), "Dice distributions per stage")
+REJECTED_PROBLEM = "image file is empty (0 bytes)"
 
 
 def ellipse_mask(cx: int, cy: int, rx: int, ry: int) -> np.ndarray:
     """A boolean HEIGHT × WIDTH ellipse."""
     y, x = np.mgrid[:HEIGHT, :WIDTH]
     return ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1
-
-
-def write_inputs(root: Path, image_id: str, k: int) -> tuple[Path, Path]:
-    """Write a fake lesion image and its ground truth under ``root/demo_data``."""
-    truth = ellipse_mask(28 + k, 22, 14, 10)
-    image = np.full((HEIGHT, WIDTH, 3), (200, 160, 140), np.uint8)
-    image[truth] = (110, 60, 50)
-    image_path = root / "demo_data" / "HAM10000_images_part_1" / f"{image_id}.jpg"
-    mask_path = root / "demo_data" / "HAM10000_segmentations_lesion_tschandl" / \
-        f"{image_id}_segmentation.png"
-    write_image(image, image_path)
-    write_mask(truth, mask_path)
-    return image_path, mask_path
-
-
-def write_stage_outputs(root: Path, image_id: str, dx: str, shard: str, predicted: str, k: int
-                        ) -> None:
-    """Write the attribution maps (gradcam, shap) and the masks of every stage of one image."""
-    y, x = np.mgrid[:HEIGHT, :WIDTH]
-    for method in ("gradcam", "shap"):
-        values = np.exp(-(((x - 30 - k) / 12) ** 2 + ((y - 22) / 9) ** 2)).astype(np.float32)
-        item = AttributionMap(
-            image_id=image_id, method=method, values=values / values.max(),
-            target_class=CLASSES.index(predicted), target_dx=predicted,
-            predicted_class=CLASSES.index(predicted), predicted_probability=0.9,
-            true_class=CLASSES.index(dx), checkpoint_sha256="0" * 64,
-            method_params={"layer": "layer4"},
-        )
-        write_attribution(item, attribution_path(root / "attribution" / shard, image_id, method))
-    for j, stage in enumerate(STAGES):
-        mask = ellipse_mask(30 + k, 22, 10 + j, 8)
-        write_mask(mask, root / "masks" / stage / shard / f"{image_id}.png")
-
-
-REJECTED_PROBLEM = "image file is empty (0 bytes)"
 
 
 def metric_row(dice: float) -> dict[str, float]:
@@ -81,182 +58,149 @@ def metric_row(dice: float) -> dict[str, float]:
             "threshold_jaccard": jaccard if jaccard >= 0.65 else 0.0}
 
 
-def summary_row(stage: str, j: int) -> dict[str, float | str]:
-    """The made-up summary.csv row of the ``j``-th stage."""
-    values = dict(zip(SUMMARY_COLUMNS, SUMMARY_VALUES))
-    return {"stage": stage, **values, "dice_mean": values["dice_mean"] + 0.05 * j}
+def write_image_outputs(layout: Layout, variant: str, image_id: str, shard: str, k: int) -> None:
+    """The maps of every method and the masks of every stage of one image and variant."""
+    y, x = np.mgrid[:HEIGHT, :WIDTH]
+    dx, predicted = IMAGES[image_id]
+    for method in METHODS:
+        values = np.exp(-(((x - 30 - k) / 12) ** 2 + ((y - 22) / 9) ** 2)).astype(np.float32)
+        write_attribution(AttributionMap(
+            image_id=image_id, method=method, values=values / values.max(),
+            target_class=CLASSES.index(predicted), target_dx=predicted,
+            predicted_class=CLASSES.index(predicted), predicted_probability=0.9,
+            true_class=CLASSES.index(dx), checkpoint_sha256="0" * 64,
+            method_params={"layer": "layer4"},
+        ), attribution_path(layout.attribution(variant, shard), image_id, method))
+    for j, stage in enumerate(STAGES):
+        write_mask(ellipse_mask(30 + k, 22, 10 + j, 8),
+                   layout.masks(variant, stage, shard) / f"{image_id}.png")
 
 
-def write_tables(root: Path, paths: dict[str, tuple[Path, Path]]) -> None:
-    """Write every CSV of the contracts doc that the report reads."""
-    ids = sorted(IMAGES)
-    write_csv(pd.DataFrame([
-        {"image_id": i, "lesion_id": f"HAM_{k:07d}", "dx": IMAGES[i][0],
-         "label": CLASSES.index(IMAGES[i][0]), "split": "test", "image_path": str(paths[i][0]),
-         "mask_path": str(paths[i][1]), "has_mask": True, "width": WIDTH, "height": HEIGHT}
-        for k, i in enumerate(ids)
-    ]), root / "data" / "manifest.csv")
+def write_data(layout: Layout, has_mask: bool) -> pd.DataFrame:
+    """Images, ground truth, manifest, rejected inputs and the exported masks and table."""
+    rows = []
+    for k, (image_id, (dx, predicted)) in enumerate(sorted(IMAGES.items())):
+        truth = ellipse_mask(28 + k, 22, 14, 10)
+        image = np.full((HEIGHT, WIDTH, 3), (200, 160, 140), np.uint8)
+        image[truth] = (110, 60, 50)
+        image_path = layout.demo_data / "images" / f"{image_id}.jpg"
+        mask_path = layout.demo_data / "masks" / f"{image_id}_segmentation.png"
+        write_image(image, image_path)
+        write_mask(truth, mask_path)
+        write_mask(truth, layout.segmentations() / exported_mask_name(image_id))
+        rows.append({"image_id": image_id, "lesion_id": f"HAM_{k:07d}", "dx": dx,
+                     "label": CLASSES.index(dx), "split": "test", "image_path": str(image_path),
+                     "mask_path": str(mask_path) if has_mask else "", "has_mask": has_mask,
+                     "width": WIDTH, "height": HEIGHT})
+    manifest = pd.DataFrame(rows)
+    write_csv(manifest, layout.manifest())
     write_csv(pd.DataFrame([{"image_id": "ISIC_0099999", "file": "/data/ISIC_0099999.jpg",
-                             "problem": REJECTED_PROBLEM}]), root / "data" / "rejected.csv")
-    per_image = pd.DataFrame([
-        {"image_id": i, "dx": IMAGES[i][0], "stage": s, **metric_row(0.2 + 0.15 * k + 0.03 * j)}
-        for k, i in enumerate(ids) for j, s in enumerate(STAGES)
-    ])
-    write_csv(per_image, root / "metrics" / "per_image.csv")
-    summary = [summary_row(s, j) for j, s in enumerate(STAGES)]
-    summary[STAGES.index("graphcut")]["dice_median"] = SUMMARY_MARKER
-    write_csv(pd.DataFrame(summary), root / "metrics" / "summary.csv")
-    per_class = [{"dx": dx, **row} for dx in ("bcc", "mel", "nv") for row in summary]
-    write_csv(pd.DataFrame(per_class), root / "metrics" / "summary_per_class.csv")
+                             "problem": REJECTED_PROBLEM}]), layout.rejected())
+    write_csv(manifest.assign(variant="plain", stage="graphcut", status="ok", area_fraction=0.2,
+                              confidence=np.linspace(0.3, 0.9, len(manifest)),
+                              predicted_dx=[IMAGES[i][1] for i in manifest.image_id],
+                              predicted_probability=0.9)[list(EXPORT_COLUMNS)],
+              layout.segmentations_table())
+    return manifest
+
+
+def write_classifier(layout: Layout, variant: str, manifest: pd.DataFrame) -> None:
+    """Classifier tables and deletion-faithfulness summary of one variant."""
     write_csv(pd.DataFrame([
-        {"image_id": i, "dx": IMAGES[i][0], "label": CLASSES.index(IMAGES[i][0]),
-         "predicted_label": CLASSES.index(IMAGES[i][2]), "predicted_dx": IMAGES[i][2],
-         "probability": 0.9} for i in ids
-    ]), root / "train" / "test_predictions.csv")
+        {"image_id": i, "dx": dx, "label": CLASSES.index(dx),
+         "predicted_label": CLASSES.index(p), "predicted_dx": p, "probability": 0.9}
+        for i, (dx, p) in sorted(IMAGES.items())
+    ]), layout.classifier_table(variant, "test_predictions"))
     write_csv(pd.DataFrame({
-        "member": [0, 0, 1], "epoch": [1, 2, 1], "train_loss": [1.2, 0.8, 0.6], "train_accuracy": [0.5, 0.7, 0.8],
-        "val_loss": [1.3, 0.9, 0.8], "val_accuracy": [0.45, 0.6, 0.7],
-        "val_balanced_accuracy": [0.3, 0.4, 0.5], "lr": [1e-3, 1e-3, 1e-4],
-    }), root / "train" / "history.csv")
-    report_rows = [{"class": dx, "precision": 0.8, "recall": 0.7, "f1_score": 0.75, "support": 1}
-                   for dx in CLASSES]
-    report_rows += [{"class": "accuracy", "f1_score": 0.75, "support": 4},
-                    {"class": "macro avg", "precision": 0.6, "recall": 0.6, "f1_score": 0.6,
-                     "support": 4},
-                    {"class": "weighted avg", "precision": 0.7, "recall": 0.75, "f1_score": 0.72,
-                     "support": 4},
-                    {"class": "test loss", "precision": 0.61}]
-    write_csv(pd.DataFrame(report_rows), root / "train" / "classification_report.csv")
+        "member": [0, 0, 1], "epoch": [1, 2, 1], "train_loss": [1.2, 0.8, 0.6],
+        "train_accuracy": [0.5, 0.7, 0.8], "val_loss": [1.3, 0.9, 0.8],
+        "val_accuracy": [0.45, 0.6, 0.7], "val_balanced_accuracy": [0.3, 0.4, 0.5],
+        "lr": [1e-3, 1e-3, 1e-4],
+    }), layout.classifier_table(variant, "history"))
+    rows = [{"class": dx, "precision": 0.8, "recall": 0.7, "f1_score": 0.75, "support": 1}
+            for dx in CLASSES]
+    rows += [{"class": "accuracy", "f1_score": 0.75, "support": 4},
+             {"class": "macro avg", "precision": 0.6, "recall": 0.6, "f1_score": 0.6, "support": 4},
+             {"class": "weighted avg", "precision": 0.7, "recall": 0.75, "f1_score": 0.72,
+              "support": 4},
+             {"class": "test loss", "precision": 0.61}]
+    write_csv(pd.DataFrame(rows), layout.classifier_table(variant, "classification_report"))
+    deletion = pd.DataFrame([{"image_id": i, "method": m, "fraction": f, "drop": 0.1 * f}
+                             for i in manifest.image_id for m in (*METHODS, "random")
+                             for f in (0.1, 0.2)])
+    write_csv(summarise_deletion(deletion), layout.faithfulness_summary(variant))
 
 
-def make_results(root: Path) -> Path:
-    """Build the fake results tree under ``root`` and return it."""
-    paths = {}
-    for k, (image_id, (dx, shard, predicted)) in enumerate(sorted(IMAGES.items())):
-        paths[image_id] = write_inputs(root, image_id, k)
-        write_stage_outputs(root, image_id, dx, shard, predicted, k)
-    write_tables(root, paths)
-    return root
+def write_study(layout: Layout, variant: str, manifest: pd.DataFrame) -> None:
+    """A threshold study of one variant (paper 001 tables from made-up curves)."""
+    curves = pd.DataFrame([
+        {"image_id": r.image_id, "split": split, "dx": r.dx, "method": m,
+         "predicted_class": r.label, "true_class": r.label, "correct": k % 2 == 0,
+         "threshold": t / 10, "jaccard": (1 - abs(t / 10 - 0.4)) * (0.5 + 0.1 * k)}
+        for k, r in enumerate(manifest.itertuples()) for split in ("val", "test")
+        for m in METHODS for t in range(11)])
+    best = best_thresholds(curves)
+    for name, table in (("jaccard_curves", curves), ("best_thresholds", best),
+                        ("by_outcome", outcome_table(curves)),
+                        ("mann_whitney", mann_whitney(curves, best))):
+        write_csv(table, layout.study_table(variant, name))
+    layout.auto_thresholds(variant).write_text(json.dumps(auto_thresholds(best)))
 
 
-def test_report_lists_the_inputs_ingest_left_out(report_html):
-    assert "Inputs left out by ingest: 1" in report_html and REJECTED_PROBLEM in report_html
+def write_metrics(layout: Layout, variants: tuple[str, ...]) -> None:
+    """The evaluate tables; variant ``i`` scores 0.1 less Dice than the first."""
+    ids = sorted(IMAGES)
+    per_image = pd.DataFrame([
+        {"image_id": image_id, "dx": IMAGES[image_id][0], "variant": v, "stage": s,
+         **metric_row(0.2 + 0.15 * k + 0.03 * j - 0.1 * i)}
+        for i, v in enumerate(variants) for k, image_id in enumerate(ids)
+        for j, s in enumerate(STAGES)])
+    summary = summarise(per_image, ["variant", "stage"])
+    summary.loc[summary.stage == "graphcut", "dice_median"] = SUMMARY_MARKER
+    tables = {"per_image": per_image, "summary": summary,
+              "summary_per_class": summarise(per_image, ["variant", "dx", "stage"]),
+              "stage_ablation": stage_ablation(summary), "unet_vs_xai": unet_vs_xai(per_image)}
+    for name, table in tables.items():
+        write_csv(table, layout.metrics_table(name))
+    write_csv(pd.DataFrame([{"variant": "plain", "stage": "graphcut", "split": "test",
+                             "n_images": 4, **{f"{m}_mean": 0.5 for m in METRICS}}]),
+              layout.segmentation_scores)
 
 
-REPORT_OPTIONS = {"n_examples": 3, "config": {"fuse": {"mode": "and"}}}
+def make_results(root: Path, variants: tuple[str, ...] = ("plain",), has_mask: bool = True,
+                 datasets: tuple[str, ...] = ()) -> ReportSettings:
+    """Write a fake run under ``root``; return the report's settings for it."""
+    layout = Layout(root / "results")
+    manifest = write_data(layout, has_mask)
+    for variant in variants:
+        write_classifier(layout, variant, manifest)
+        for k, image_id in enumerate(sorted(IMAGES)):
+            write_image_outputs(layout, variant, image_id, f"test00{k // 2}", k)
+        if has_mask:
+            write_study(layout, variant, manifest)
+    if has_mask:
+        write_metrics(layout, variants)
+    return ReportSettings(layout=layout, variants=list(variants), methods=list(METHODS),
+                          datasets=list(datasets), shard_size=2, n_examples=3,
+                          config={"fuse": {"mode": "and"}})
+
+
+def report_of(settings: ReportSettings, path: Path) -> str:
+    build_report(settings, path)
+    return path.read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
-def complete_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The complete fake tree with its report at ``report/report.html``."""
-    results = make_results(tmp_path_factory.mktemp("results"))
-    build_report(results, results / "report" / "report.html", **REPORT_OPTIONS)
-    return results
+def complete(tmp_path_factory: pytest.TempPathFactory) -> tuple[ReportSettings, str]:
+    """The fake run with two variants, and its report."""
+    root = tmp_path_factory.mktemp("results")
+    settings = make_results(root, variants=("plain", "cbam"))
+    return settings, report_of(settings, root / "report.html")
 
 
 @pytest.fixture(scope="module")
-def report_html(complete_results: Path) -> str:
-    """The report of the complete fake tree, as text."""
-    return (complete_results / "report" / "report.html").read_text(encoding="utf-8")
-
-
-def test_report_is_self_contained(report_html: str) -> None:
-    assert "data:image/png;base64," in report_html
-    assert 'src="http' not in report_html
-    sources = re.findall(r'(?:src|href)="([^"]*)"', report_html)
-    assert sources and all(s.startswith(("data:image/png;base64,", "#")) for s in sources)
-
-
-def test_report_shows_stages_sections_and_values(report_html: str) -> None:
-    for name in (*STAGES, *SECTION_TITLES):
-        assert name in report_html
-    assert f"<td>{SUMMARY_MARKER:.3f}</td>" in report_html
-    assert "<td>weighted avg</td>" in report_html
-    assert "<details>" in report_html and "&quot;mode&quot;: &quot;and&quot;" in report_html
-    assert "Test images: 4." in report_html
-
-
-def test_report_is_reproducible(complete_results: Path, tmp_path: Path) -> None:
-    build_report(complete_results, tmp_path / "again.html", **REPORT_OPTIONS)
-    first = complete_results / "report" / "report.html"
-    assert (tmp_path / "again.html").read_bytes() == first.read_bytes()
-
-
-@pytest.mark.parametrize("drop_stage", [False, True], ids=["maps-missing", "stage-absent"])
-def test_report_without_shap(tmp_path: Path, drop_stage: bool) -> None:
-    results = make_results(tmp_path)
-    for path in results.glob("attribution/*/*_shap.h5"):
-        path.unlink()
-    if drop_stage:
-        for path in results.glob("masks/shap/*/*.png"):
-            path.unlink()
-        for name in ("metrics/per_image.csv", "metrics/summary.csv",
-                     "metrics/summary_per_class.csv"):
-            table = pd.read_csv(results / name)
-            write_csv(table[table["stage"] != "shap"], results / name)
-    build_report(results, tmp_path / "report.html", n_examples=2)
-    html = (tmp_path / "report.html").read_text(encoding="utf-8")
-    assert "SHAP map: no input found" in html
-    assert "data:image/png;base64," in html
-    assert ("<td>shap</td>" in html) is not drop_stage
-
-
-def test_report_without_optional_tables(tmp_path: Path) -> None:
-    results = make_results(tmp_path)
-    optional = ("train/history.csv", "train/test_predictions.csv", "metrics/summary_per_class.csv")
-    for name in optional:
-        (results / name).unlink()
-    main([str(results), str(tmp_path / "report.html"), "--n-examples", "2"])
-    html = (tmp_path / "report.html").read_text(encoding="utf-8")
-    assert "Skipped: train/history.csv not found" in html
-    assert "Skipped: metrics/summary_per_class.csv not found" in html
-    assert "Examples" in html
-
-
-def test_pick_examples_spans_the_dice_range() -> None:
-    per_image = pd.DataFrame({
-        "image_id": [f"ISIC_{k:07d}" for k in range(10)],
-        "stage": "graphcut",
-        "dice": np.linspace(0.0, 0.9, 10),
-    })
-    picked = pick_examples(per_image, 3, "graphcut")
-    assert picked == ["ISIC_0000009", "ISIC_0000005", "ISIC_0000000"]
-    assert pick_examples(per_image, 50, "graphcut")[-1] == "ISIC_0000000"
-    assert len(pick_examples(per_image, 50, "graphcut")) == 10
-    assert pick_examples(per_image, 0, "graphcut") == []
-
-
-def split_into_variants(results: Path, variants: tuple[str, str]) -> None:
-    """Turn a flat fake tree into the variant layout: per-variant stage folders, run tables
-    with a ``variant`` column; the second variant scores 0.1 less Dice everywhere."""
-    import shutil
-
-    for folder in ("train", "attribution", "masks"):
-        flat = results / folder
-        shutil.move(flat, results / f"{folder}.flat")
-        for variant in variants:
-            shutil.copytree(results / f"{folder}.flat", flat / variant)
-    for name in ("metrics/per_image.csv", "metrics/summary.csv", "metrics/summary_per_class.csv"):
-        table = pd.read_csv(results / name)
-        other = table.assign(**{c: table[c] - 0.1 for c in table.columns if c.startswith("dice")})
-        write_csv(pd.concat([table.assign(variant=variants[0]), other.assign(variant=variants[1])]),
-                  results / name)
-
-
-def test_report_repeats_model_sections_per_variant(tmp_path: Path) -> None:
-    results = make_results(tmp_path)
-    split_into_variants(results, ("resnet18", "resnet18_cbam"))
-    report.build_report(results, tmp_path / "report.html", n_examples=2)
-    html = (tmp_path / "report.html").read_text(encoding="utf-8")
-    for variant in ("resnet18", "resnet18_cbam"):
-        for anchor, title in report.SECTION_TITLES.items():
-            if anchor in report.COMPARISON_SECTIONS:
-                continue
-            assert f'<section id="{anchor}-{variant}">\n<h2>{title} — {variant}</h2>' in html
-            assert f'href="#{anchor}-{variant}"' in html
-    assert f"<td>{SUMMARY_MARKER:.3f}</td>" in html and f"<td>{SUMMARY_MARKER - 0.1:.3f}</td>" in html
-    assert "Skipped: train/" not in html   # the per-variant classifier tables are found
-    assert ">Grad-CAM map: no input" not in html and ">SHAP map: no input" not in html
+def report_html(complete: tuple[ReportSettings, str]) -> str:
+    return complete[1]
 
 
 def section_of(html: str, anchor: str) -> str:
@@ -272,42 +216,111 @@ def table_rows(html: str) -> list[list[str]]:
             if "<td>" in row]
 
 
+def test_report_is_self_contained(report_html: str) -> None:
+    assert "data:image/png;base64," in report_html
+    sources = re.findall(r'(?:src|href)="([^"]*)"', report_html)
+    assert sources and all(s.startswith(("data:image/png;base64,", "#")) for s in sources)
+
+
+def test_report_shows_stages_sections_and_values(report_html: str) -> None:
+    for name in (*STAGES, *SECTION_TITLES.values(), "Dice distributions per stage"):
+        assert name in report_html
+    assert f"<td>{SUMMARY_MARKER:.3f}</td>" in report_html
+    assert "<td>weighted avg</td>" in report_html
+    assert "&quot;mode&quot;: &quot;and&quot;" in report_html and "Test images: 4." in report_html
+    assert "Inputs left out by ingest: 1" in report_html and REJECTED_PROBLEM in report_html
+    assert report_html.count('class="note"') == 2   # no U-Net, no external dataset: by config
+
+
+def test_report_repeats_model_sections_per_variant(report_html: str) -> None:
+    for variant in ("plain", "cbam"):
+        for anchor, title in SECTION_TITLES.items():
+            if anchor not in COMPARISON_SECTIONS:
+                assert f'<section id="{anchor}-{variant}">\n<h2>{title} — {variant}</h2>' in report_html
+                assert f'href="#{anchor}-{variant}"' in report_html
+
+
+def test_report_is_reproducible(complete: tuple[ReportSettings, str], tmp_path: Path) -> None:
+    settings, html = complete
+    assert report_of(settings, tmp_path / "again.html") == html
+
+
+def test_every_method_is_drawn_as_a_map() -> None:
+    """No per-method title table: a method the report never heard of still gets its column."""
+    columns = grid_columns(["eigencam_signed", "new_cam"], ["eigencam_signed", "new_cam", "fused"])
+    assert list(columns.values()) == ["Image", "eigencam_signed map", "new_cam map",
+                                      "fused mask", "Ground truth"]
+
+
+@pytest.mark.parametrize("missing", [
+    lambda layout: attribution_path(layout.attribution("plain", "test000"), "ISIC_0000001",
+                                    "eigencam_signed"),
+    lambda layout: layout.masks("plain", "otsu", "test001") / "ISIC_0000003.png",
+    lambda layout: layout.classifier_table("plain", "history"),
+    lambda layout: layout.faithfulness_summary("plain"),
+    lambda layout: layout.metrics_table("unet_vs_xai"),
+    lambda layout: layout.study_table("plain", "mann_whitney"),
+], ids=["map", "mask", "history", "faithfulness", "metrics", "study"])
+def test_a_missing_input_the_workflow_writes_is_an_error_naming_it(tmp_path, missing) -> None:
+    settings = make_results(tmp_path)
+    path = missing(settings.layout)
+    path.unlink()
+    with pytest.raises((FileNotFoundError, ValueError, OSError), match=re.escape(path.name)):
+        build_report(settings, tmp_path / "report.html")
+
+
+def test_what_the_data_leave_out_is_a_note(tmp_path: Path) -> None:
+    """No ground-truth mask: no metrics, no study, no scores of the export; external dataset
+    without masks: not scored."""
+    settings = make_results(tmp_path, has_mask=False, datasets=("ph2",))
+    write_csv(pd.read_csv(settings.layout.manifest()), settings.layout.manifest("ph2"))
+    html = report_of(settings, tmp_path / "report.html")
+    for anchor in ("unet-vs-xai", "ablation", "published", "summary-plain", "per-class-plain",
+                   "examples-plain", "failures-plain"):
+        assert NOT_SCORED in section_of(html, anchor), anchor
+    assert "no threshold study" in section_of(html, "attribution-plain")
+    assert "ph2: no image has a ground-truth mask" in section_of(html, "cross-dataset")
+    assert "None of the 4 images has a ground-truth mask" in html
+    assert "85.17 %" in section_of(html, "published")
+
+
+def test_pick_examples_spans_the_dice_range() -> None:
+    per_image = pd.DataFrame({"image_id": [f"ISIC_{k:07d}" for k in range(10)],
+                              "stage": "graphcut", "dice": np.linspace(0.0, 0.9, 10)})
+    assert pick_examples(per_image, 3, "graphcut") == ["ISIC_0000009", "ISIC_0000005",
+                                                       "ISIC_0000000"]
+    assert len(pick_examples(per_image, 50, "graphcut")) == 10
+    assert pick_examples(per_image, 0, "graphcut") == []
+
+
 def mean_sd_text(values: pd.Series) -> str:
     return f"{values.mean():.3f} ± {values.std():.3f}"
 
 
-def rewrite_metrics(results: Path, change) -> None:
-    """Replace each metrics table of the fake tree by ``change(table)``."""
-    for name in ("per_image.csv", "summary.csv", "summary_per_class.csv"):
-        path = results / "metrics" / name
-        write_csv(change(pd.read_csv(path)), path)
-
-
-def test_unet_vs_xai_without_unet(complete_results: Path, report_html: str) -> None:
-    per_image = pd.read_csv(complete_results / "metrics" / "per_image.csv")
-    graphcut = per_image[per_image.stage == "graphcut"]
-    rows = table_rows(section_of(report_html, "unet-vs-xai"))
-    assert [r[1] for r in rows] == ["fused", "graphcut"]   # XAI stages only, no map or otsu
-    assert rows[1] == ["XAI segmentation (graph cut)", "graphcut", "4",
+def test_unet_vs_xai_without_unet(complete: tuple[ReportSettings, str], report_html: str) -> None:
+    per_image = pd.read_csv(complete[0].layout.metrics_table("per_image"))
+    graphcut = per_image[(per_image.stage == "graphcut") & (per_image.variant == "plain")]
+    part = section_of(report_html, "unet-vs-xai")
+    rows = table_rows(part)
+    assert [(r[0], r[2]) for r in rows] == [(v, s) for v in ("plain", "cbam")
+                                            for s in ("fused", "graphcut")]
+    assert rows[1] == ["plain", "XAI segmentation (graph cut)", "graphcut", "4",
                        mean_sd_text(graphcut.dice), mean_sd_text(graphcut.jaccard)]
-    assert "(stage unet) was not run" in section_of(report_html, "unet-vs-xai")
+    assert "(stage unet) was not run" in part
 
 
-def test_ablation_lists_every_stage_in_pipeline_order(report_html: str) -> None:
+def test_ablation_shows_the_evaluate_table(report_html: str) -> None:
     rows = table_rows(section_of(report_html, "ablation"))
-    assert [r[0] for r in rows] == ["gradcam", "shap", "fused", "otsu", "graphcut"]
-    otsu = dict(zip(["stage", "n_images", "dice", "jaccard", "accuracy", "sensitivity",
-                     "specificity", "precision", "threshold_jaccard"], rows[3]))
-    assert otsu["dice"] == f"{0.5 + 0.05 * STAGES.index('otsu'):.3f}"
-    assert (otsu["precision"], otsu["threshold_jaccard"]) == ("0.850", "0.300")
+    order = ["gradcam", "eigencam_signed", "fused", "otsu", "graphcut"]
+    assert [(r[0], r[1]) for r in rows] == [(v, s) for v in ("plain", "cbam") for s in order]
+    assert rows[len(order)][3] == f"{0.2 + 0.225 + 0.03 * 0 - 0.1:.3f}"  # cbam gradcam dice
 
 
 def test_per_class_dice_table_and_figure(report_html: str) -> None:
-    part = section_of(report_html, "per-class")
+    part = section_of(report_html, "per-class-plain")
     rows = table_rows(part.split("<details>")[0])
-    assert [r[0] for r in rows] == ["bcc", "mel", "nv"]   # CLASSES order
-    assert rows[0][1:] == [f"{0.5 + 0.05 * j:.3f}" for j in range(len(STAGES))]
-    assert "data:image/png;base64," in part
+    assert [r[0] for r in rows] == ["bcc", "mel", "nv"]
+    assert "<th>eigencam_signed</th>" in part and "data:image/png;base64," in part
 
 
 def test_published_results_beside_ours(report_html: str) -> None:
@@ -316,103 +329,62 @@ def test_published_results_beside_ours(report_html: str) -> None:
     rows = table_rows(part)
     assert rows[0][:5] == ["this run", "metrics/summary.csv",
                            "HAM10000, this run's test split (4 images)",
-                           "XAI segmentation (graph cut)", "class labels"]
-    assert rows[0][5] == f"{0.5 + 0.05 * STAGES.index('graphcut'):.3f}"
-    for result, row in zip(PUBLISHED, rows[1:], strict=True):
+                           "XAI segmentation (graph cut) [plain]", "class labels"]
+    for result, row in zip(PUBLISHED, rows[2:], strict=True):
         assert result.method in row and result.source in row
-        for _, value in result.scores.values():
-            assert f"{value} {result.unit}".strip() in row
 
 
 def test_examples_show_pixel_errors_and_failures_the_worst_images(report_html: str) -> None:
-    examples = section_of(report_html, "examples")
+    examples = section_of(report_html, "examples-plain")
     assert "Pixel errors of graphcut" in examples and examples.count("data:image/png") == 2
-    failures = section_of(report_html, "failures")
+    failures = section_of(report_html, "failures-plain")
     rows = table_rows(failures)
     assert len(rows) == min(N_WORST, len(IMAGES))
     assert [r[0] for r in rows] == sorted(IMAGES)   # fake graph-cut Dice grows with the id
     assert rows[2][:3] == ["ISIC_0000003", "bcc", "nv"]
-    assert rows[0][3 + STAGES.index("graphcut")] == f"{0.2 + 0.03 * STAGES.index('graphcut'):.3f}"
-    assert "data:image/png;base64," in failures
 
 
-def test_report_with_unet_and_classifier_variants(tmp_path: Path) -> None:
-    """U-Net rows lead the U-Net vs XAI table; a variant column groups ablation and comparison."""
-    results = make_results(tmp_path)
-
-    def with_unet_and_variants(table: pd.DataFrame) -> pd.DataFrame:
-        dice = "dice" if "dice" in table else "dice_mean"
-        unet = table[table.stage == "graphcut"].assign(stage="unet", **{dice: 0.9})
-        both = pd.concat([table, unet], ignore_index=True)
-        cbam = both.assign(**{dice: both[dice] + 0.01})
-        return pd.concat([both.assign(variant="resnet18"), cbam.assign(variant="resnet18_cbam")],
-                         ignore_index=True)
-
-    rewrite_metrics(results, with_unet_and_variants)
-    build_report(results, tmp_path / "report.html", n_examples=2)
-    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+def test_unet_rows_lead_the_comparison_and_make_no_variant_section(tmp_path: Path) -> None:
+    settings = make_results(tmp_path, variants=("plain", "cbam"))
+    layout = settings.layout
+    per_image = pd.read_csv(layout.metrics_table("per_image"))
+    unet = per_image[(per_image.stage == "graphcut") & (per_image.variant == "plain")]
+    per_image = pd.concat([per_image, unet.assign(variant="supervised", stage="unet", dice=0.9)],
+                          ignore_index=True)
+    summary = summarise(per_image, ["variant", "stage"])
+    for name, table in (("per_image", per_image), ("summary", summary),
+                        ("stage_ablation", stage_ablation(summary)),
+                        ("unet_vs_xai", unet_vs_xai(per_image))):
+        write_csv(table, layout.metrics_table(name))
+    html = report_of(settings, tmp_path / "report.html")
     comparison = table_rows(section_of(html, "unet-vs-xai"))
-    assert [(r[0], r[2]) for r in comparison] == [
-        (v, s) for v in ("resnet18", "resnet18_cbam") for s in ("unet", "fused", "graphcut")]
-    assert comparison[0][1] == "U-Net (supervised)"
-    assert comparison[0][4].startswith("0.900 ± 0.000")
-    assert comparison[3][4].startswith("0.910")
-    assert "was not run" not in html
-    ablation = table_rows(section_of(html, "ablation"))
-    order = ["gradcam", "shap", "fused", "otsu", "graphcut", "unet"]
-    assert [(r[0], r[1]) for r in ablation] == [
-        (v, s) for v in ("resnet18", "resnet18_cbam") for s in order]
-    assert ablation[len(order)][3] == "0.510"        # resnet18_cbam gradcam dice_mean
-    published = table_rows(section_of(html, "published"))
-    assert [r[3] for r in published[:4]] == [
-        "U-Net (supervised) [resnet18]", "XAI segmentation (graph cut) [resnet18]",
-        "U-Net (supervised) [resnet18_cbam]", "XAI segmentation (graph cut) [resnet18_cbam]"]
-    assert "<th>graphcut</th>" in section_of(html, "per-class-resnet18_cbam")  # one per variant
-
-
-def test_report_without_metrics_keeps_published_numbers(tmp_path: Path) -> None:
-    results = make_results(tmp_path)
-    for name in ("per_image.csv", "summary.csv", "summary_per_class.csv"):
-        (results / "metrics" / name).unlink()
-    build_report(results, tmp_path / "report.html", n_examples=2)
-    html = (tmp_path / "report.html").read_text(encoding="utf-8")
-    for anchor in ("unet-vs-xai", "failures"):
-        assert "Skipped: metrics/per_image.csv" in section_of(html, anchor)
-    assert "Skipped: metrics/summary.csv not found" in section_of(html, "ablation")
-    published = section_of(html, "published")
-    assert "Skipped: metrics/summary.csv" in published and "85.17 %" in published
+    assert comparison[-1][:3] == ["supervised", "U-Net (supervised)", "unet"]
+    assert comparison[-1][4].startswith("0.900 ± 0.000") and "was not run" not in html
+    assert "supervised" not in str(re.findall(r'<section id="([^"]+)"', html))
 
 
 def test_cross_dataset_section_lists_each_external_dataset(tmp_path: Path) -> None:
-    results = make_results(tmp_path)
-    write_csv(pd.read_csv(results / "metrics" / "summary.csv").assign(variant="plain"),
-              results / "external" / "ph2" / "metrics" / "summary.csv")
-    build_report(results, tmp_path / "report.html", n_examples=1, external=["ph2", "isic"])
-    part = section_of((tmp_path / "report.html").read_text(encoding="utf-8"), "cross-dataset")
+    settings = make_results(tmp_path, datasets=("ph2",))
+    layout = settings.layout
+    write_csv(pd.read_csv(layout.manifest()), layout.manifest("ph2"))
+    write_csv(pd.read_csv(layout.metrics_table("stage_ablation")),
+              layout.metrics_table("stage_ablation", "ph2"))
+    part = section_of(report_of(settings, tmp_path / "report.html"), "cross-dataset")
     assert "<h3>ph2</h3>" in part and "<td>plain</td>" in part
-    assert "Skipped: external/isic/metrics/summary.csv not found" in part
-    build_report(results, tmp_path / "found.html", n_examples=1)   # found on disk
-    assert "<h3>ph2</h3>" in section_of((tmp_path / "found.html").read_text(), "cross-dataset")
 
 
-def test_the_unet_rows_make_no_variant_sections(tmp_path: Path) -> None:
-    """The workflow scores the U-Net as variant ``supervised``: comparison tables only."""
-    results = make_results(tmp_path)
-    split_into_variants(results, ("plain", "cbam"))
-
-    def with_unet(table: pd.DataFrame) -> pd.DataFrame:
-        unet = table[(table.stage == "graphcut") & (table.variant == "plain")]
-        return pd.concat([table, unet.assign(stage="unet", variant="supervised")], ignore_index=True)
-
-    rewrite_metrics(results, with_unet)
-    build_report(results, tmp_path / "report.html", n_examples=1)
+def test_the_command_line_reads_the_runs_config(tmp_path: Path) -> None:
+    settings = make_results(tmp_path)
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({
+        "results_dir": str(settings.layout.results), "variants": {"cbam": None},
+        "attribute": {"methods": list(METHODS), "shard_size": 2}}))
+    main([str(tmp_path / "report.html"), "--configfile", str(config), "--config", "run=default"])
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
-    assert 'id="summary-plain"' in html and 'id="summary-cbam"' in html
-    assert "supervised" not in re.findall(r'<section id="([^"]+)"', html).__str__()
-    assert "U-Net (supervised)" in section_of(html, "unet-vs-xai")
+    assert 'id="summary-plain"' in html and 'id="summary-cbam"' not in html
 
 
-def test_training_curves_draw_each_member_in_its_own_style():
+def test_training_curves_draw_each_member_in_its_own_style() -> None:
     history = pd.DataFrame({
         "member": [0, 0, 1, 1], "epoch": [1, 2, 1, 2], "train_loss": [1.2, 0.8, 1.1, 0.9],
         "train_accuracy": [0.5, 0.7, 0.5, 0.6], "val_loss": [1.3, 0.9, 1.2, 1.0],

@@ -305,8 +305,8 @@ def test_killed_workflow_reruns_to_identical_metrics(finished_run, tmp_path):
 
 @pytest.mark.slow
 def test_summary_command_lists_every_variant(finished_run):
-    _, results = finished_run
-    proc = subprocess.run([sys.executable, "-m", "xaicut.summary", str(results)], cwd=REPO,
+    config, _ = finished_run
+    proc = subprocess.run([sys.executable, "-m", "xaicut.summary", "--configfile", str(config)], cwd=REPO,
                           capture_output=True, text=True, check=True)
     for variant in VARIANTS:
         assert re.search(rf"classifier {variant} test accuracy: [01]\.\d{{3}}, balanced accuracy: [01]\.\d{{3}}", proc.stdout)

@@ -8,6 +8,7 @@ import pandas as pd
 
 from xaicut.classes import class_names
 from xaicut.export import ExportPlan, auto_export_stage, export_segmentations
+from xaicut.layout import Layout
 from xaicut.logs import setup_logging
 from xaicut.shards import AUTO_EXPORT, shard_rows
 
@@ -18,7 +19,6 @@ main_manifest = pd.read_csv(snakemake.input.get("classes", snakemake.input.manif
 stage = (auto_export_stage(snakemake.input.get("student_history"), params.min_student_agreement)
          if params.stage == AUTO_EXPORT else params.stage)
 plan = ExportPlan(params.variant, stage, params.method, tuple(class_names(main_manifest.dx)))
-shards = [Path(p).name for p in snakemake.input.maps]
-export_segmentations({sh: shard_rows(manifest, sh, params.shard_size) for sh in shards},
-                     params.run_masks, params.attribution, snakemake.input.segment, plan,
+export_segmentations({sh: shard_rows(manifest, sh, params.shard_size) for sh in params.shards},
+                     Layout(Path(params.results_dir), params.run), snakemake.input.segment, plan,
                      out_dir=snakemake.output.folder, out_csv=snakemake.output.table)

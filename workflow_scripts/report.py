@@ -2,13 +2,9 @@
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
 
-from pathlib import Path
-
 from xaicut.logs import setup_logging
-from xaicut.report import build_report
+from xaicut.report.document import build_report
+from xaicut.report.loading import ReportSettings
 
 setup_logging(snakemake.log[0])
-build_report(Path(snakemake.input.manifest).parents[1], snakemake.output[0],
-             n_examples=snakemake.params.report["n_examples"], config=snakemake.params.config,
-             run_dir=Path(snakemake.output[0]).parents[1], external=snakemake.params.external,
-             variants=snakemake.params.variants)
+build_report(ReportSettings.from_config(snakemake.params.config), snakemake.output[0])

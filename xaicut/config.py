@@ -6,6 +6,7 @@ library code and tests the identical check without a running workflow.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import os
 from pathlib import Path
@@ -13,11 +14,13 @@ from typing import Any
 
 import jsonschema
 import yaml
-from snakemake.utils import validate
+from snakemake.utils import update_config, validate
 
 from xaicut.shards import AUTO_EXPORT, segment_stage_names, student_stage_names
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+WORKFLOW_CONFIG = SCHEMA_PATH.parents[1] / "config.yaml"
+"""The config file the Snakefile always reads first."""
 
 
 class ConfigError(ValueError):
@@ -106,6 +109,12 @@ def mask_stages(config: dict[str, Any]) -> list[str]:
             *segment_stage_names(config["seeding"]["modes"]), *student]
 
 
+def external_datasets(config: dict[str, Any]) -> dict[str, Path]:
+    """The external datasets to segment and score (config ``external``; a ``null`` folder drops
+    an entry): name → folder, in config order."""
+    return {name: Path(folder) for name, folder in config["external"].items() if folder}
+
+
 def export_variant(config: dict[str, Any]) -> str:
     """The classifier variant whose masks are exported (``export.variant``, else the first)."""
     return config["export"]["variant"] or variant_names(config)[0]
@@ -116,4 +125,26 @@ def load_config(path: str | os.PathLike, **overrides: Any) -> dict[str, Any]:
     with open(path, encoding="utf-8") as f:
         config = yaml.safe_load(f) or {}
     config.update(overrides)
+    return validate_config(config)
+
+
+def add_workflow_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """Give a command the workflow's ``--configfile`` and ``--config`` options, so that it finds
+    the run that ``snakemake`` with the same options wrote (``workflow_config``)."""
+    parser.add_argument("--configfile", nargs="*", type=Path, default=[],
+                        help="config files given to snakemake, in order")
+    parser.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="top-level overrides given to snakemake")
+
+
+def workflow_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The validated config a workflow run with the options of ``add_workflow_config_arguments``
+    sees: ``WORKFLOW_CONFIG``, updated by each config file in turn (nested sections merged, as
+    snakemake does), then by the ``KEY=VALUE`` overrides (values read as YAML)."""
+    config = yaml.safe_load(WORKFLOW_CONFIG.read_text(encoding="utf-8"))
+    for path in args.configfile:
+        update_config(config, yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
+    for item in args.config:
+        key, value = item.split("=", 1)
+        config[key] = yaml.safe_load(value)
     return validate_config(config)

@@ -25,6 +25,7 @@ from xaicut.attribution_store import attribution_path, read_attribution
 from xaicut.confidence import segmentation_confidence
 from xaicut.ingest import MASK_SUFFIX
 from xaicut.io import atomic_directories, read_mask, read_rgb, write_csv
+from xaicut.layout import Layout
 from xaicut.shards import AUTO_EXPORT_STAGES
 
 log = logging.getLogger(__name__)
@@ -108,15 +109,14 @@ def read_statuses(status_tables: list[str | os.PathLike]) -> pd.Series:
     return pd.concat(tables).set_index(["image_id", "stage"])["status"]
 
 
-def export_segmentations(shards: dict[str, pd.DataFrame], run_masks: str | os.PathLike,
-                         attribution: str | os.PathLike, status_tables: list[str | os.PathLike],
-                         plan: ExportPlan, out_dir: str | os.PathLike,
-                         out_csv: str | os.PathLike) -> pd.DataFrame:
+def export_segmentations(shards: dict[str, pd.DataFrame], layout: Layout,
+                         status_tables: list[str | os.PathLike], plan: ExportPlan,
+                         out_dir: str | os.PathLike, out_csv: str | os.PathLike) -> pd.DataFrame:
     """Write the segmentations folder and table of one dataset.
 
-    ``shards``: shard name → its manifest rows (contracts §1); masks are read from
-    ``{run_masks}/{variant}/{stage}/{shard}/``, the stored prediction from
-    ``{attribution}/{variant}/{shard}/``. The folder is filled beside ``out_dir`` and moved into
+    ``shards``: shard name → its manifest rows (contracts §1); masks and the stored prediction
+    are read from the plan's variant and stage of ``layout`` (``Layout.masks``,
+    ``Layout.attribution``). The folder is filled beside ``out_dir`` and moved into
     place at the end. Returns the table (``EXPORT_COLUMNS``, sorted by image id), also written
     to ``out_csv``.
     """
@@ -124,8 +124,8 @@ def export_segmentations(shards: dict[str, pd.DataFrame], run_masks: str | os.Pa
     records: list[dict] = []
     with atomic_directories([out_dir]) as (folder,):
         for shard, rows in tqdm(shards.items(), desc="export", unit="shard"):
-            records += export_shard_rows(rows, Path(run_masks) / plan.variant / plan.stage / shard,
-                                         Path(attribution) / plan.variant / shard, plan, statuses,
+            records += export_shard_rows(rows, layout.masks(plan.variant, plan.stage, shard),
+                                         layout.attribution(plan.variant, shard), plan, statuses,
                                          folder)
     table = pd.DataFrame(records, columns=list(EXPORT_COLUMNS))
     table = table.sort_values("image_id").reset_index(drop=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +31,6 @@ log = logging.getLogger(__name__)
 
 METRICS = ("dice", "jaccard", "accuracy", "sensitivity", "specificity", "precision",
            "threshold_jaccard")
-UNET_STAGE = "unet"
-"""Stage of the supervised U-Net baseline (variant ``supervised``: it has no classifier)."""
 THRESHOLD_JACCARD_CUTOFF = 0.65
 """ISIC-2018 task 1: an image whose Jaccard is below this scores 0 in ``threshold_jaccard``."""
 SUMMARY_AGGREGATES = {
@@ -91,17 +90,19 @@ def summarise(per_image: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return summary[by + list(SUMMARY_COLUMNS[2:])]
 
 
-def evaluate_results(manifest: pd.DataFrame, mask_dirs: list[str]) -> dict[str, pd.DataFrame]:
-    """Score every mask in ``mask_dirs`` (``masks/{variant}/{stage}/{shard}``) of an image that
-    has a ground-truth mask (manifest ``has_mask``) against it; the others are passed over.
+def evaluate_results(manifest: pd.DataFrame,
+                     mask_dirs: Sequence[tuple[str, str, str | os.PathLike]]
+                     ) -> dict[str, pd.DataFrame]:
+    """Score every mask of ``mask_dirs``, (variant, stage, folder of one shard's masks), of an
+    image that has a ground-truth mask (manifest ``has_mask``) against it; the others are
+    passed over.
 
     Returns ``per_image``, ``summary`` and ``per_class`` tables (contracts §7); variants and
     stages keep the order in which their folders are given.
     """
     rows_by_id = manifest[manifest.has_mask].set_index("image_id")
     rows = []
-    for folder in tqdm(mask_dirs, desc="evaluate", unit="folder"):
-        stage, variant = Path(folder).parent.name, Path(folder).parents[1].name
+    for variant, stage, folder in tqdm(mask_dirs, desc="evaluate", unit="folder"):
         for path in sorted(Path(folder).glob("*.png")):
             if path.stem not in rows_by_id.index:
                 continue

@@ -62,6 +62,29 @@ def shard_rows(manifest: pd.DataFrame, shard: str, shard_size: int) -> pd.DataFr
     return rows.iloc[index * shard_size : (index + 1) * shard_size]
 
 
+def image_shards(manifest: pd.DataFrame, shard_size: int) -> pd.Series:
+    """Each image's shard name (index ``image_id``) in the main dataset, as ``shard_rows`` cuts
+    the splits."""
+    ordered = manifest.sort_values("image_id")
+    index = ordered.groupby("split").cumcount() // shard_size
+    names = ordered.split + index.map("{:03d}".format)
+    return pd.Series(names.to_numpy(), index=ordered.image_id.to_numpy())
+
+
+def has_masks_in(manifest: pd.DataFrame, *splits: str) -> bool:
+    """Whether any image of ``splits`` (all when none given) has a ground-truth mask: the
+    stages that need masks run only then (contracts §1)."""
+    if splits:
+        manifest = manifest[manifest.split.isin(splits)]
+    return bool(manifest.has_mask.any())
+
+
+STUDY_SPLITS = ("val", "test")
+"""Splits whose masks the threshold study scores maps against: it runs when one has a mask."""
+SCORED_SPLIT = "test"
+"""The split of the main dataset that ``evaluate`` scores (external datasets: every image)."""
+
+
 def segment_stage_names(modes: list[str]) -> list[str]:
     """Stage names of the graph-cut masks: ``graphcut`` for the first mode, then ``graphcut_{mode}``."""
     return ["graphcut"] + [f"graphcut_{mode}" for mode in modes[1:]]

@@ -1,57 +1,56 @@
 """Print a finished run's exported segmentations, scores and classifier (balanced) accuracy:
-``python -m xaicut.summary RESULTS [--run NAME]``."""
+``python -m xaicut.summary [--configfile FILE ...] [--config KEY=VALUE ...]``, with the
+options the run was made with (``snakemake`` without them: none)."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
 import pandas as pd
+
+from xaicut.config import add_workflow_config_arguments, variant_names, workflow_config
+from xaicut.layout import Layout
 
 N_LEAST_CONFIDENT = 5
 
 
-def format_summary(results_dir: Path, run: str = "default") -> str:
+def format_summary(layout: Layout, variants: list[str]) -> str:
     """Return, as text, the run's exported segmentations (count, folder, the least confident),
     the summary table of the images with a ground-truth mask (when any), the test (balanced)
     accuracy of each classifier variant, and the report path."""
-    run_dir = results_dir / "runs" / run
-    exported = pd.read_csv(run_dir / "segmentations.csv")
-    lines = [f"{len(exported)} segmentations in {(run_dir / 'segmentations').resolve()}/ "
-             f"(table: {(run_dir / 'segmentations.csv').resolve()}); least confident:",
+    table = layout.segmentations_table()
+    exported = pd.read_csv(table)
+    lines = [f"{len(exported)} segmentations in {layout.segmentations().resolve()}/ "
+             f"(table: {table.resolve()}); least confident:",
              exported.nsmallest(N_LEAST_CONFIDENT, "confidence")[
                  ["image_id", "dx", "split", "status", "area_fraction", "confidence"]
              ].to_string(index=False, float_format="%.3f")]
-    summary_path = run_dir / "metrics" / "summary.csv"
+    summary_path = layout.metrics_table("summary")
     if summary_path.is_file():
         summary = pd.read_csv(summary_path)
         lines.append(summary.to_string(index=False, float_format="%.3f"))
     else:
         lines.append("no test image has a ground-truth mask: nothing scored")
-    variants = [p.name for p in sorted((results_dir / "train").iterdir())
-                if (p / "classification_report.csv").is_file()]
     lines += [
         "classifier {} test accuracy: {:.3f}, balanced accuracy: {:.3f}".format(
-            variant, *classifier_accuracy(results_dir, variant))
+            variant, *classifier_accuracy(layout, variant))
         for variant in variants
     ]
-    return "\n".join([*lines, f"report: {(run_dir / 'report' / 'report.html').resolve()}"])
+    return "\n".join([*lines, f"report: {layout.report.resolve()}"])
 
 
-def classifier_accuracy(results_dir: Path, variant: str) -> tuple[float, float]:
+def classifier_accuracy(layout: Layout, variant: str) -> tuple[float, float]:
     """Test-split (accuracy, balanced accuracy = mean recall of the classes) of one classifier
     variant, from its classification report."""
-    path = results_dir / "train" / variant / "classification_report.csv"
+    path = layout.classifier_table(variant, "classification_report")
     report = pd.read_csv(path).set_index("class")
     return float(report.loc["accuracy", "f1_score"]), float(report.loc["macro avg", "recall"])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("results_dir", type=Path)
-    parser.add_argument("--run", default="default", help="run name (config key run)")
-    args = parser.parse_args()
-    print(format_summary(args.results_dir, args.run))
+    add_workflow_config_arguments(parser)
+    config = workflow_config(parser.parse_args())
+    print(format_summary(Layout.from_config(config), variant_names(config)))
 
 
 if __name__ == "__main__":
