@@ -8,8 +8,8 @@ import pandas as pd
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from xaicut.config import (
-    check_consistency,
+from xaicut.config import check_consistency
+from xaicut.settings import (
     export_variant,
     external_datasets,
     variant_names,

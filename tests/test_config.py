@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from conftest import REPO
-from xaicut.config import (ConfigError, load_config, validate_config, variant_names,
-                           variant_train_settings)
+from xaicut.config import ConfigError, load_config, validate_config
+from xaicut.settings import variant_names, variant_train_settings
 
 
 def test_shipped_config_is_valid_and_defaults_fill_in():

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from conftest import REPO, write_tiny_release
-from xaicut.config import validate_config, variant_names
+from xaicut.config import validate_config
+from xaicut.settings import variant_names
 from xaicut.layout import CLASSIFIER_TABLES, METRICS_TABLES, STUDY_TABLES, Layout
 from xaicut.report.inputs import MaskCoverage, report_inputs
 from xaicut.shards import (image_shards, segment_stage_names, shard_rows, split_shards,

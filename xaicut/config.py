@@ -16,7 +16,8 @@ import jsonschema
 import yaml
 from snakemake.utils import update_config, validate
 
-from xaicut.shards import AUTO_EXPORT, segment_stage_names, student_stage_names
+from xaicut.settings import export_variant, mask_stages, variant_names, variant_train_settings
+from xaicut.shards import AUTO_EXPORT
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 WORKFLOW_CONFIG = SCHEMA_PATH.parents[1] / "config.yaml"
@@ -39,16 +40,6 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"invalid configuration: {err}") from err
     check_consistency(checked)
     return checked
-
-
-def variant_names(config: dict[str, Any]) -> list[str]:
-    """Names of the classifier variants to run, in config order (a ``null`` entry is dropped)."""
-    return [name for name, changes in config["variants"].items() if changes is not None]
-
-
-def variant_train_settings(config: dict[str, Any], variant: str) -> dict[str, Any]:
-    """The ``train`` section as classifier variant ``variant`` changes it."""
-    return {**config["train"], **config["variants"][variant]}
 
 
 def check_consistency(config: dict[str, Any]) -> None:
@@ -98,26 +89,6 @@ def check_student_encoder(config: dict[str, Any]) -> None:
             f"from variant {variant}'s classifier, a {settings['arch']} with cbam "
             f"{settings['cbam']}; it must be a {student['encoder']} without CBAM (set "
             "student.encoder_from_classifier: false to start from pretrained_weights or scratch)")
-
-
-def mask_stages(config: dict[str, Any]) -> list[str]:
-    """Every stage that writes one mask per image of a classifier variant, in pipeline order:
-    the attribution methods' masks, ``fused``, ``otsu``, the graph cuts and (when enabled) the
-    student's stages."""
-    student = student_stage_names("") if config["student"]["enabled"] else []
-    return [*config["attribute"]["methods"], "fused", "otsu",
-            *segment_stage_names(config["seeding"]["modes"]), *student]
-
-
-def external_datasets(config: dict[str, Any]) -> dict[str, Path]:
-    """The external datasets to segment and score (config ``external``; a ``null`` folder drops
-    an entry): name → folder, in config order."""
-    return {name: Path(folder) for name, folder in config["external"].items() if folder}
-
-
-def export_variant(config: dict[str, Any]) -> str:
-    """The classifier variant whose masks are exported (``export.variant``, else the first)."""
-    return config["export"]["variant"] or variant_names(config)[0]
 
 
 def load_config(path: str | os.PathLike, **overrides: Any) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 import pandas as pd
 
-from xaicut.config import add_workflow_config_arguments, variant_names, workflow_config
+from xaicut.config import add_workflow_config_arguments, workflow_config
+from xaicut.settings import variant_names
 from xaicut.layout import Layout
 
 N_LEAST_CONFIDENT = 5

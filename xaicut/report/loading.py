@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from xaicut.comparison import VARIANT
-from xaicut.config import external_datasets, variant_names
+from xaicut.settings import external_datasets, variant_names
 from xaicut.layout import Layout
 from xaicut.report.inputs import (AUTO_THRESHOLDS, FAITHFULNESS, MaskCoverage, ReportInputs,
                                   report_inputs)

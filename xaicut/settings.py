@@ -1,0 +1,41 @@
+"""Reading a validated configuration: which classifier variants, mask stages and external
+datasets a run has, and which variant is exported. Pure functions of the config mapping (no
+validation, no third-party import), so that rules' scripts and the report can use them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from xaicut.shards import segment_stage_names, student_stage_names
+
+
+def variant_names(config: dict[str, Any]) -> list[str]:
+    """Names of the classifier variants to run, in config order (a ``null`` entry is dropped)."""
+    return [name for name, changes in config["variants"].items() if changes is not None]
+
+
+def variant_train_settings(config: dict[str, Any], variant: str) -> dict[str, Any]:
+    """The ``train`` section as classifier variant ``variant`` changes it."""
+    return {**config["train"], **config["variants"][variant]}
+
+
+def mask_stages(config: dict[str, Any]) -> list[str]:
+    """Every stage that writes one mask per image of a classifier variant, in pipeline order:
+    the attribution methods' masks, ``fused``, ``otsu``, the graph cuts and (when enabled) the
+    student's stages."""
+    student = student_stage_names("") if config["student"]["enabled"] else []
+    return [*config["attribute"]["methods"], "fused", "otsu",
+            *segment_stage_names(config["seeding"]["modes"]), *student]
+
+
+def external_datasets(config: dict[str, Any]) -> dict[str, Path]:
+    """The external datasets to segment and score (config ``external``; a ``null`` folder drops
+    an entry): name → folder, in config order."""
+    return {name: Path(folder) for name, folder in config["external"].items() if folder}
+
+
+def export_variant(config: dict[str, Any]) -> str:
+    """The classifier variant whose masks are exported (``export.variant``, else the first)."""
+    return config["export"]["variant"] or variant_names(config)[0]
