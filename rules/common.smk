@@ -73,7 +73,8 @@ PSEUDO_LABELLING = ("keep_fraction", "ignore", "boundary_width")
 STUDENT_TRAINING = {
     k: v
     for k, v in config["student"].items()
-    if k not in ("enabled", "rounds", *PSEUDO_LABELLING) and not k.startswith("adapt")
+    if k not in ("enabled", "rounds", "flip_average", *PSEUDO_LABELLING)
+    and not k.startswith("adapt")
 }
 # One round of one teacher's self-training: pseudo-labels, model, and (before the last round)
 # the student's masks of the train and validation shards that teach the next round.

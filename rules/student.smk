@@ -92,6 +92,7 @@ rule student:
         seeding=config["seeding"],
         shard_size=config["attribute"]["shard_size"],
         batch_size=config["student"]["batch_size"],
+        flip_average=config["student"]["flip_average"],
         device=config["device"],
         seed=config["seed"],
     script:
@@ -116,6 +117,7 @@ use rule student as otsu_student with:
         seeding=config["seeding"],
         shard_size=config["attribute"]["shard_size"],
         batch_size=config["student"]["batch_size"],
+        flip_average=config["student"]["flip_average"],
         device=config["device"],
         seed=config["seed"],
 

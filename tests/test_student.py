@@ -22,7 +22,8 @@ from xaicut.student import (IGNORE_MODES, PSEUDO_LABEL_COLUMNS, PseudoLabelTable
 from xaicut.unet import IGNORE, hard_dice, segmentation_loss
 
 CFG = dict(encoder="resnet18", pretrained_weights=None, input_size=32, batch_size=8, epochs=12,
-           optimizer="adam", lr=0.003, momentum=0.9, flip=True, early_stopping_patience=12)
+           optimizer="adam", lr=0.003, momentum=0.9, flip=True, early_stopping_patience=12,
+           ema_decay=0.9)
 
 
 def disc(shape: tuple[int, int], centre: tuple[float, float], radius: float) -> np.ndarray:

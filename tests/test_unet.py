@@ -15,11 +15,12 @@ from conftest import write_tiny_release
 from xaicut import epochs, unet
 from xaicut.epochs import ResumeFile
 from xaicut.ingest import build_manifest
-from xaicut.unet import UNet, fit_unet, load_unet, segment_unet_shard, train_unet
+from xaicut.unet import (UNet, fit_unet, flip_averaged_probability, load_unet, segment_unet_shard,
+                         train_unet)
 
 CFG = dict(enabled=True, encoder="resnet18", pretrained_weights=None, input_size=32, batch_size=16,
            epochs=2, optimizer="adam", lr=0.003, momentum=0.9, flip=True,
-           early_stopping_patience=10)
+           early_stopping_patience=10, ema_decay=None)
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,31 @@ def test_output_is_one_logit_per_pixel(encoder):
     model = UNet(encoder).eval()
     assert model(torch.randn(2, 3, 64, 48)).shape == (2, 1, 64, 48)
     assert model(torch.randn(1, 3, 40, 56)).shape == (1, 1, 40, 56)   # not multiples of 32
+
+
+def test_flip_averaging_commutes_with_flipping_the_image():
+    torch.manual_seed(0)
+    model = UNet("resnet18").eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        averaged = flip_averaged_probability(model, x)
+        mirrored = flip_averaged_probability(model, x.flip(3))
+        plain = torch.sigmoid(model(x))[:, 0]
+    assert averaged.shape == (2, 64, 64)
+    torch.testing.assert_close(mirrored, averaged.flip(2), rtol=0, atol=1e-5)
+    assert not torch.allclose(averaged, plain, atol=1e-4)   # an untrained net is not symmetric
+
+
+def test_weight_averaging_keeps_the_average_not_the_last_weights(manifest_csv):
+    rows = pd.read_csv(manifest_csv)
+    train_rows, val_rows = rows[rows.split == "train"], rows[rows.split == "val"]
+    cfg = {**CFG, "epochs": 1, "batch_size": 4, "ema_decay": 0.5}
+    model, _ = fit_unet(UNet("resnet18"), train_rows, val_rows, cfg, "cpu", seed=0,
+                        resume=ResumeFile(None, ""))
+    plain, _ = fit_unet(UNet("resnet18"), train_rows, val_rows, {**cfg, "ema_decay": None}, "cpu",
+                        seed=0, resume=ResumeFile(None, ""))
+    averaged, last = model.state_dict(), plain.state_dict()
+    assert any(not torch.equal(averaged[k], last[k]) for k in averaged)
 
 
 def test_training_lowers_the_loss_on_discs(manifest_csv):

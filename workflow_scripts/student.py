@@ -20,5 +20,6 @@ with atomic_directories(snakemake.output.masks) as folders:
         pd.read_csv(snakemake.input.manifest), snakemake.input.model, snakemake.wildcards.shard,
         snakemake.params.shard_size, dict(zip(snakemake.params.stages, folders)),
         snakemake.params.batch_size, snakemake.params.device, SeedParams(**seeding),
-        GraphCutParams(**snakemake.params.segment, seed=snakemake.params.seed))
+        GraphCutParams(**snakemake.params.segment, seed=snakemake.params.seed),
+        snakemake.params.flip_average)
 write_csv(table, snakemake.output.table)

@@ -209,13 +209,14 @@ def student_seed(probability: np.ndarray, image: np.ndarray, params: SeedParams)
 def segment_student_shard(manifest: pd.DataFrame, model_path: str | os.PathLike, shard: str,
                           shard_size: int, out_dirs: dict[str, str | os.PathLike],
                           batch_size: int, device: str, seed_params: SeedParams,
-                          params: GraphCutParams) -> pd.DataFrame:
+                          params: GraphCutParams, flip_average: bool = False) -> pd.DataFrame:
     """Write a student's two stages for every image of ``shard`` and return the graph cut's
     status table (``xaicut.segment.STATUS_COLUMNS``).
 
     ``out_dirs``: two stage names (``xaicut.shards.student_stage_names``) → mask folder, in order:
     the probability above 0.5, then the graph cut seeded by :func:`student_seed` (0/255 PNG,
-    image size).
+    image size). ``flip_average``: the probability averaged over four flips of the image
+    (``xaicut.unet.flip_averaged_probability``).
     """
     model, meta = load_unet(model_path, device)
     rows = shard_rows(manifest, shard, shard_size)
@@ -224,7 +225,8 @@ def segment_student_shard(manifest: pd.DataFrame, model_path: str | os.PathLike,
     for folder in out_dirs.values():
         Path(folder).mkdir(parents=True, exist_ok=True)
     records = []
-    predictions = predict_probabilities(model, rows, meta["input_size"], batch_size, device)
+    predictions = predict_probabilities(model, rows, meta["input_size"], batch_size, device,
+                                        flip_average)
     for image_id, probability in tqdm(predictions, desc=thresholded, unit="img", total=len(rows)):
         write_mask(probability > 0.5, Path(thresholded_dir) / f"{image_id}.png")
         start = time.perf_counter()

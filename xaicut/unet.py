@@ -26,8 +26,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from xaicut.epochs import (Objective, PassTotals, ResumeFile, seed_everything, seeded_loaders,
-                           selected_epoch, train_epochs, train_then_validate, training_fingerprint)
+from xaicut.epochs import (Objective, PassTotals, ResumeFile, ema_model, seed_everything,
+                           seeded_loaders, selected_epoch, train_epochs, train_then_validate,
+                           training_fingerprint)
 from xaicut.io import read_mask, write_csv, write_mask
 from xaicut.model import build_resnet, read_checkpoint, save_checkpoint
 from xaicut.preprocess import ImageTable, load_image_tensor
@@ -192,7 +193,8 @@ def fit_unet(model: UNet, train_table: pd.DataFrame, val_table: pd.DataFrame, cf
              dataset: type[MaskTable] = MaskTable) -> tuple[UNet, pd.DataFrame]:
     """Train on ``train_table``'s masks, early-stop on ``val_table``'s loss; return (the model of
     the lowest validation loss, history with ``HISTORY_COLUMNS``). ``cfg``: the ``unet`` section
-    (or a section with the same keys); ``dataset``: how rows become (image, target) pairs.
+    (or a section with the same keys; with ``ema_decay`` the weights' moving average is
+    validated, selected and returned); ``dataset``: how rows become (image, target) pairs.
     Shuffling and flips draw from one generator seeded with ``seed``; a saved ``resume`` state
     is continued from."""
     # a lone last image cannot train batch norm on the encoder's 1x1 bottleneck (small inputs)
@@ -203,10 +205,12 @@ def fit_unet(model: UNet, train_table: pd.DataFrame, val_table: pd.DataFrame, cf
     model.to(device)
     optimizer = make_optimizer(model, cfg)
     flips = partial(random_flips, generator=generator) if cfg["flip"] else None
+    averaged = ema_model(model, optimizer, cfg["ema_decay"]) if cfg["ema_decay"] else None
     one_epoch = train_then_validate(model, optimizer, train_loader, val_loader, device,
-                                    SegmentationObjective(), transform=flips)
+                                    SegmentationObjective(), transform=flips,
+                                    validated=None if averaged is None else averaged.module)
     return train_epochs(model, optimizer, generator, one_epoch, HISTORY_COLUMNS, cfg["epochs"],
-                        cfg["early_stopping_patience"], resume)
+                        cfg["early_stopping_patience"], resume, averaged=averaged)
 
 
 def train_unet(manifest_csv: str | os.PathLike, model_path: str | os.PathLike,
@@ -257,16 +261,27 @@ def load_unet(path: str | os.PathLike, device: str = "cpu") -> tuple[UNet, dict]
     return model.to(device).eval(), meta
 
 
+def flip_averaged_probability(model: UNet, x: torch.Tensor) -> torch.Tensor:
+    """Lesion probability (N, H, W) of images ``x`` (N, 3, H, W): the mean of the sigmoid outputs
+    on the images and their left-right, up-down and both-ways flips, each flipped back."""
+    views = [torch.sigmoid(model(x.flip(dims)))[:, 0].flip([d - 1 for d in dims])
+             for dims in ((), (3,), (2,), (2, 3))]
+    return torch.stack(views).mean(0)
+
+
 @torch.no_grad()
 def predict_probabilities(model: UNet, table: pd.DataFrame, size: int, batch_size: int,
-                          device: str) -> Iterator[tuple[str, np.ndarray]]:
+                          device: str, flip_average: bool = False) -> Iterator[tuple[str, np.ndarray]]:
     """Yield (image id, float32 lesion probability of the image's height × width) for every row
-    of ``table`` (manifest rows): sigmoid outputs at ``size``², resized bilinearly."""
+    of ``table`` (manifest rows): sigmoid outputs at ``size``², resized bilinearly;
+    ``flip_average``: averaged over four flips (:func:`flip_averaged_probability`)."""
     model.eval()
     loader = DataLoader(ImageTable(table, size), batch_size=batch_size)
     rows = table[["image_id", "width", "height"]].itertuples(index=False)
     for x, _ in loader:
-        probabilities = torch.sigmoid(model(x.to(device)))[:, 0].cpu().numpy()
+        x = x.to(device)
+        probabilities = (flip_averaged_probability(model, x) if flip_average
+                         else torch.sigmoid(model(x))[:, 0]).cpu().numpy()
         for p, row in zip(probabilities, rows):  # probabilities first: zip takes no extra row
             yield row.image_id, cv2.resize(p, (row.width, row.height),
                                            interpolation=cv2.INTER_LINEAR)
