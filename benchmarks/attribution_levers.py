@@ -36,9 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from xaicut.attribution import CamExplainer  # noqa: E402
 from xaicut.fuse import binarise_map, central_region  # noqa: E402
 from xaicut.io import read_mask  # noqa: E402
+from xaicut.masks import normalised_radius  # noqa: E402
 from xaicut.metrics import mask_metrics  # noqa: E402
 from xaicut.model import build_resnet, load_checkpoint  # noqa: E402
-from xaicut.masks import normalised_radius  # noqa: E402
 from xaicut.preprocess import load_image_tensor  # noqa: E402
 
 CUTS = ("otsu", 0.1, 0.2, 0.3, 0.4, 0.5)
@@ -104,7 +104,8 @@ def explain_split(explainer: CamExplainer, batch: torch.Tensor, labels: np.ndarr
 def evaluate_option(option: str, model: torch.nn.Module, data: dict, min_area: float) -> dict:
     """Validation-chosen cut and its test Dice (central region and raw) for one option."""
     method, layers, *smooth = option.split(":")
-    explainer = CamExplainer(method, model, layers.split("+"), BATCH_SIZE, aug_smooth=smooth == ["smooth"])
+    explainer = CamExplainer(method, model, layers.split("+"), BATCH_SIZE,
+                             aug_smooth=smooth == ["smooth"])
     maps = {split: explain_split(explainer, *data[split]) for split in SPLITS}
     val = {cut: cut_dice(maps["val"], data["val"][2], cut, min_area) for cut in CUTS}
     best = max(val, key=val.get)

@@ -94,7 +94,8 @@ PARTITION_MAX_EVALS = 256
 GRADCAM_TARGET_RATIO = 3.0
 """Issue target: GradCAM costs at most 3x the forward-only time per image."""
 SLOW_METHODS = ("scorecam", "shap", "shap_partition")
-"""Methods that cost seconds to minutes per image: measured on a few images (``ModelSetup.slow_images``)."""
+"""Methods that cost seconds to minutes per image: measured on a few images
+(``ModelSetup.slow_images``)."""
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,8 @@ def parse_images(specs: Sequence[str]) -> dict[tuple[str | None, str], int]:
     for spec in specs:
         target, _, count = spec.partition("=")
         model, _, method = target.rpartition(":")
-        if method not in (FORWARD, *METHODS) or (model and model not in MODELS) or not count.isdigit():
+        if (method not in (FORWARD, *METHODS) or (model and model not in MODELS)
+                or not count.isdigit()):
             raise argparse.ArgumentTypeError(f"--images {spec!r}: expected [MODEL:]METHOD=N")
         overrides[(model or None, method)] = int(count)
     return overrides
@@ -300,7 +302,8 @@ def benchmark_model(setup: ModelSetup, batch_size: int, args: argparse.Namespace
 def summarise(measurements: Sequence[Measurement]) -> pd.DataFrame:
     """Median seconds per image, images per second and the ratio to the forward, per method."""
     rows = [{"method": m.method, "batch_size": m.batch_size,
-             "images_timed": m.images * len(m.seconds_per_image), "rounds": len(m.seconds_per_image),
+             "images_timed": m.images * len(m.seconds_per_image),
+             "rounds": len(m.seconds_per_image),
              "seconds_per_image": statistics.median(m.seconds_per_image)} for m in measurements]
     table = pd.DataFrame(rows).set_index("method")
     table["images_per_second"] = 1.0 / table["seconds_per_image"]

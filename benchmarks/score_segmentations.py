@@ -21,7 +21,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
@@ -70,7 +69,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--failure", type=float, default=0.7, help="Dice below this is a failure")
     args = parser.parse_args(argv)
     result = score_run(args.masks_dir, args.run_dir, args.failure)
-    print("| split | n | mean Dice (95 % CI) | Spearman ρ | failures in least confident 10 % | base rate |")
+    print("| split | n | mean Dice (95 % CI) | Spearman ρ | failures in least confident 10 % "
+          "| base rate |")
     print("|---|---|---|---|---|---|")
     for split, r in result.items():
         print(f"| {split} | {r['n_images']} | {r['dice_mean']:.3f} ({r['dice_ci_low']:.3f}-"

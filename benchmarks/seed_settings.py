@@ -31,9 +31,8 @@ from xaicut.config import load_config  # noqa: E402
 from xaicut.graphcut import GraphCutParams  # noqa: E402
 from xaicut.io import read_mask  # noqa: E402
 from xaicut.metrics import bootstrap_interval, mask_metrics  # noqa: E402
-from xaicut.segment import segment_shard  # noqa: E402
 from xaicut.seeds import SeedParams  # noqa: E402
-
+from xaicut.segment import segment_shard  # noqa: E402
 
 
 def setting_dice(manifest: pd.DataFrame, shards: list[Path], masks_dir: Path, config: dict,

@@ -75,7 +75,8 @@ def main() -> None:
     metadata[METADATA_COLUMNS].to_csv(args.out_dir / "HAM10000_metadata.csv", index=False)
     print(f"{len(rows)} {args.split} images ({with_mask} with a mask) shifted by gains {gains}, "
           f"gamma {args.gamma}, scale {args.scale} -> {args.out_dir}")
-    print(json.dumps({"images": len(rows), "masks": with_mask, "gains": [round(float(g), 4) for g in gains],
+    print(json.dumps({"images": len(rows), "masks": with_mask,
+                      "gains": [round(float(g), 4) for g in gains],
                       "gamma": args.gamma, "scale": args.scale}))
 
 

@@ -3,6 +3,8 @@ pseudo-labels (its graph cuts; no ground-truth mask read), a held-out tenth earl
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
 
+# isort: split
+
 import pandas as pd
 import torch
 

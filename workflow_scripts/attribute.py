@@ -2,13 +2,15 @@
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
 
+# isort: split
+
 import pandas as pd
 import torch
 
 from xaicut.attribution import attribute_shard
 from xaicut.io import write_csv
-from xaicut.shards import shard_rows
 from xaicut.logs import setup_logging
+from xaicut.shards import shard_rows
 
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)

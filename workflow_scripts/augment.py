@@ -2,6 +2,8 @@
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
 
+# isort: split
+
 import pandas as pd
 
 from xaicut.augment import build_dataset_b

@@ -2,6 +2,8 @@
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
 
+# isort: split
+
 from xaicut.demo_data import write_demo_dataset
 from xaicut.io import atomic_directories
 from xaicut.logs import setup_logging

@@ -3,6 +3,8 @@ comparison tables of xaicut.comparison."""
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
 
+# isort: split
+
 import pandas as pd
 
 from xaicut.comparison import stage_ablation, unet_vs_xai

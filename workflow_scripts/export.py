@@ -2,6 +2,8 @@
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
 
+# isort: split
+
 from pathlib import Path
 
 import pandas as pd

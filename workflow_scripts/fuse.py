@@ -2,6 +2,8 @@
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
 
+# isort: split
+
 import json
 
 from xaicut.fuse import fuse_shard

@@ -3,6 +3,8 @@ student's pseudo-labels, the most confident kept (no ground-truth mask read)."""
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
 
+# isort: split
+
 import pandas as pd
 
 from xaicut.io import write_csv

@@ -2,6 +2,8 @@
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
 
+# isort: split
+
 from xaicut.logs import setup_logging
 from xaicut.report.document import build_report
 from xaicut.report.loading import ReportSettings

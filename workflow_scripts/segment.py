@@ -2,13 +2,15 @@
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
 
+# isort: split
+
 import pandas as pd
 
 from xaicut.graphcut import GraphCutParams
 from xaicut.io import write_csv
 from xaicut.logs import setup_logging
-from xaicut.segment import segment_shard
 from xaicut.seeds import SeedParams
+from xaicut.segment import segment_shard
 
 setup_logging(snakemake.log[0])
 seeding = dict(snakemake.params.seeding)

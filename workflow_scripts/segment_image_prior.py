@@ -3,13 +3,15 @@ shard of the main dataset."""
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
 
+# isort: split
+
 import pandas as pd
 
 from xaicut.graphcut import GraphCutParams
 from xaicut.io import atomic_directories, write_csv
 from xaicut.logs import setup_logging
-from xaicut.segment import segment_images
 from xaicut.seeds import SeedParams
+from xaicut.segment import segment_images
 from xaicut.shards import shard_rows
 
 setup_logging(snakemake.log[0])

@@ -3,6 +3,8 @@ probability seeds, for one shard."""
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
 
+# isort: split
+
 import pandas as pd
 import torch
 

@@ -1,6 +1,9 @@
-"""Rule threshold_study: Jaccard against threshold per method (paper 001) and the auto thresholds."""
+"""Rule threshold_study: Jaccard against threshold per method (paper 001) and the auto
+thresholds."""
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
+
+# isort: split
 
 import json
 

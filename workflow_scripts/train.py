@@ -1,6 +1,9 @@
-"""Rule train: join the trained members into the variant's classifier and report it on the test split."""
+"""Rule train: join the trained members into the variant's classifier and report it on the test
+split."""
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
+
+# isort: split
 
 import torch
 

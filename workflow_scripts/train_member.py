@@ -1,6 +1,9 @@
-"""Rule train_member: fit one classifier of the variant's ensemble, save its checkpoint and history."""
+"""Rule train_member: fit one classifier of the variant's ensemble, save its checkpoint and
+history."""
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
+
+# isort: split
 
 import torch
 

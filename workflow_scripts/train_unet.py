@@ -1,6 +1,9 @@
-"""Rule train_unet: fit the supervised U-Net baseline on the ground-truth masks of the train split."""
+"""Rule train_unet: fit the supervised U-Net baseline on the ground-truth masks of the train
+split."""
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
+
+# isort: split
 
 import torch
 

@@ -27,8 +27,8 @@ from pytorch_grad_cam import (
     XGradCAM,
 )
 from pytorch_grad_cam.base_cam import BaseCAM
-from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection_with_sign_correction
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection_with_sign_correction
 from scipy.ndimage import gaussian_filter
 from torch import nn
 from tqdm import tqdm
@@ -75,7 +75,8 @@ CAM_METHODS: dict[str, type[BaseCAM]] = {
 """Class-activation methods of the ``grad-cam`` package, by config name."""
 
 SHAP_METHODS = ("shap", "shap_partition")
-"""``shap``: ``GradientExplainer`` (expected gradients); ``shap_partition``: ``PartitionExplainer``."""
+"""``shap``: ``GradientExplainer`` (expected gradients); ``shap_partition``:
+``PartitionExplainer``."""
 
 METHODS = (*CAM_METHODS, *SHAP_METHODS)
 
@@ -95,7 +96,8 @@ class CamExplainer:
 
     def __init__(self, name: str, model: nn.Module, target_layers: str | Sequence[str],
                  batch_size: int, aug_smooth: bool = False) -> None:
-        self.target_layers = [target_layers] if isinstance(target_layers, str) else list(target_layers)
+        self.target_layers = ([target_layers] if isinstance(target_layers, str)
+                              else list(target_layers))
         self.name, self.batch_size, self.aug_smooth = name, batch_size, aug_smooth
         layers = [model.get_submodule(name) for name in member_layers(model, self.target_layers)]
         self.cam = CAM_METHODS[name](model=model, target_layers=layers)
@@ -109,7 +111,8 @@ class CamExplainer:
 
     def explain(self, batch: torch.Tensor, targets: Sequence[int]) -> np.ndarray:
         """Return maps (B, h, w) in [0, 1] at input size for ``targets`` (class indices)."""
-        maps = self.cam(input_tensor=batch, targets=[ClassifierOutputTarget(int(t)) for t in targets],
+        maps = self.cam(input_tensor=batch,
+                        targets=[ClassifierOutputTarget(int(t)) for t in targets],
                         aug_smooth=self.aug_smooth)
         return np.stack([normalise_map(m) for m in maps])
 
@@ -210,7 +213,8 @@ class PartitionShapExplainer:
 def background_batch(manifest: pd.DataFrame, size: int, n: int, seed: int,
                      color_constancy: float | None = None) -> torch.Tensor:
     """Return ``n`` seeded random training images as the SHAP background (n, 3, size, size),
-    read as the classifier sees them (``color_constancy``: ``xaicut.preprocess.read_model_image``)."""
+    read as the classifier sees them (``color_constancy``:
+    ``xaicut.preprocess.read_model_image``)."""
     train = manifest[manifest.split == "train"].sort_values("image_id")
     chosen = train.sample(n=min(n, len(train)), random_state=seed)
     return torch.stack([load_image_tensor(p, size, color_constancy) for p in chosen.image_path])
@@ -268,7 +272,8 @@ def attribute_shard(rows: pd.DataFrame, manifest: pd.DataFrame, checkpoint: str 
         predicted = probs.argmax(1)
         labels = chunk.label.to_numpy()
         # target "label": an unlabelled image (external dataset, label -1) explains the prediction
-        targets = predicted if cfg["target"] == "predicted" else np.where(labels >= 0, labels, predicted)
+        targets = (predicted if cfg["target"] == "predicted"
+                   else np.where(labels >= 0, labels, predicted))
         maps = {}
         for explainer in explainers:
             maps[explainer.name] = explainer.explain(batch, targets)
@@ -278,8 +283,9 @@ def attribute_shard(rows: pd.DataFrame, manifest: pd.DataFrame, checkpoint: str 
                 item = AttributionMap(
                     image_id=rec.image_id, method=explainer.name, values=np.clip(full, 0, 1),
                     target_class=int(targets[i]), target_dx=meta["classes"][int(targets[i])],
-                    predicted_class=int(predicted[i]), predicted_probability=float(probs[i, predicted[i]]),
-                    true_class=int(rec.label), checkpoint_sha256=sha, method_params=explainer.params())
+                    predicted_class=int(predicted[i]),
+                    predicted_probability=float(probs[i, predicted[i]]), true_class=int(rec.label),
+                    checkpoint_sha256=sha, method_params=explainer.params())
                 write_attribution(item, attribution_path(out_dir, rec.image_id, explainer.name))
         if cfg["deletion_fractions"]:
             deletion.append(deletion_scores(model, batch, probs, list(chunk.image_id), maps,

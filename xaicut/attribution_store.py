@@ -100,7 +100,9 @@ def read_attribution(path: str | os.PathLike) -> AttributionMap:
         with h5py.File(path, "r") as f:
             missing = [k for k in REQUIRED_ATTRS if k not in f.attrs]
             if missing or MAP_DATASET not in f:
-                raise ValueError(f"{path}: not an attribution file (missing {missing or MAP_DATASET})")
+                raise ValueError(
+                    f"{path}: not an attribution file (missing {missing or MAP_DATASET})"
+                )
             if int(f.attrs["schema_version"]) != SCHEMA_VERSION:
                 raise ValueError(
                     f"{path}: schema version {f.attrs['schema_version']}, expected {SCHEMA_VERSION}"

@@ -2,8 +2,8 @@
 
 Input: the manifest (``docs/data-contracts.md`` §1). Output: augmented JPEG copies and
 ``dataset_b.csv`` (§2). Copies per image follow inverse class frequency: a class with ``n`` images
-gets ``round(target_fraction * n_max / n) - 1`` copies per image (capped), so the majority class gets
-none and the rarest the most. Test images are never augmented. Copies keep the source size; the
+gets ``round(target_fraction * n_max / n) - 1`` copies per image (capped), so the majority class
+gets none and the rarest the most. Test images are never augmented. Copies keep the source size; the
 training loader resizes.
 """
 
@@ -23,7 +23,8 @@ from xaicut.io import read_rgb, write_image
 
 log = logging.getLogger(__name__)
 
-DATASET_B_COLUMNS = ("image_id", "source_image_id", "dx", "label", "split", "image_path", "augmented")
+DATASET_B_COLUMNS = ("image_id", "source_image_id", "dx", "label", "split", "image_path",
+                     "augmented")
 
 
 def copies_per_image(counts: pd.Series, target_fraction: float, max_copies: int) -> pd.Series:
@@ -51,8 +52,10 @@ def build_transform(seed: int) -> A.Compose:
     )
 
 
-def augment_split(frame: pd.DataFrame, out_dir: Path, transform: A.Compose, copies: pd.Series) -> pd.DataFrame:
-    """Write ``copies[dx]`` augmented copies of every row of ``frame``; return their dataset-B rows."""
+def augment_split(frame: pd.DataFrame, out_dir: Path, transform: A.Compose,
+                  copies: pd.Series) -> pd.DataFrame:
+    """Write ``copies[dx]`` augmented copies of every row of ``frame``; return their dataset-B
+    rows."""
     rows = []
     for rec in tqdm(frame.itertuples(index=False), total=len(frame), desc="augment", unit="img"):
         n_copies = int(copies.get(rec.dx, 0))
@@ -63,7 +66,8 @@ def augment_split(frame: pd.DataFrame, out_dir: Path, transform: A.Compose, copi
             image_id = f"{rec.image_id}_aug{k:03d}"
             path = out_dir / f"{image_id}.jpg"
             write_image(transform(image=image)["image"], path)
-            rows.append((image_id, rec.image_id, rec.dx, rec.label, rec.split, str(path.resolve()), True))
+            rows.append((image_id, rec.image_id, rec.dx, rec.label, rec.split, str(path.resolve()),
+                         True))
     return pd.DataFrame(rows, columns=list(DATASET_B_COLUMNS))
 
 

@@ -26,16 +26,26 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from xaicut.classes import class_names
-from xaicut.epochs import (Objective, PassTotals, ResumeFile, ema_model, seed_everything,
-                           seeded_loaders, selected_epoch, train_epochs, train_then_validate,
-                           training_fingerprint)
+from xaicut.epochs import (
+    Objective,
+    PassTotals,
+    ResumeFile,
+    ema_model,
+    seed_everything,
+    seeded_loaders,
+    selected_epoch,
+    train_epochs,
+    train_then_validate,
+    training_fingerprint,
+)
 from xaicut.io import write_csv
 from xaicut.model import build_classifier, join_members, load_checkpoint, save_checkpoint
 from xaicut.preprocess import ImageTable, online_augmentation
 
 log = logging.getLogger(__name__)
 
-HISTORY_COLUMNS = ["train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_balanced_accuracy"]
+HISTORY_COLUMNS = ["train_loss", "train_accuracy", "val_loss", "val_accuracy",
+                   "val_balanced_accuracy"]
 """``history.csv`` columns between ``epoch`` and ``lr`` (contracts §3)."""
 
 
@@ -51,7 +61,8 @@ class ClassificationObjective(Objective):
         return self.criterion(outputs, targets), len(targets)
 
     def measure(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, Any]:
-        """``confusion``: int64 (classes, classes) counts, true class by row, predicted by column."""
+        """``confusion``: int64 (classes, classes) counts, true class by row, predicted by
+        column."""
         classes = outputs.shape[1]
         pairs = targets.cpu() * classes + outputs.argmax(1).cpu()
         return {"confusion": torch.bincount(pairs, minlength=classes**2)
@@ -231,7 +242,8 @@ def ensemble_and_report(dataset_csv: str | os.PathLike, member_models: Sequence[
     classes = loaded[0][1]["classes"]
     save_checkpoint(model, model_path, **classifier_metadata(cfg, classes), members=len(loaded),
                     member_epochs=[meta["epoch"] for _, meta in loaded])
-    history = pd.concat([pd.read_csv(path).assign(member=i) for i, path in enumerate(member_histories)])
+    history = pd.concat([pd.read_csv(path).assign(member=i)
+                         for i, path in enumerate(member_histories)])
     write_csv(history[["member", "epoch", *HISTORY_COLUMNS, "lr"]], history_path)
     test = pd.read_csv(dataset_csv).query("split == 'test'")
     log.info("%d member(s); predicting %d test images", len(loaded), len(test))

@@ -36,7 +36,8 @@ from xaicut.io import write_csv, write_image, write_mask
 log = logging.getLogger(__name__)
 
 CLASS_FREQUENCIES: dict[str, float] = {
-    "akiec": 0.033, "bcc": 0.051, "bkl": 0.110, "df": 0.011, "mel": 0.111, "nv": 0.670, "vasc": 0.014,
+    "akiec": 0.033, "bcc": 0.051, "bkl": 0.110, "df": 0.011, "mel": 0.111, "nv": 0.670,
+    "vasc": 0.014,
 }
 """HAM10000's class shares (10,015 images)."""
 
@@ -68,7 +69,8 @@ DX_TYPES: dict[str, dict[str, float]] = {
 }
 """How each diagnosis was confirmed, per class, roughly as in HAM10000."""
 
-MEAN_AGE: dict[str, float] = {"akiec": 67, "bcc": 66, "bkl": 64, "df": 53, "mel": 61, "nv": 47, "vasc": 52}
+MEAN_AGE: dict[str, float] = {"akiec": 67, "bcc": 66, "bkl": 64, "df": 53, "mel": 61, "nv": 47,
+                              "vasc": 52}
 """Mean patient age (years) per class, roughly as in HAM10000."""
 
 LESION_AREA = (0.05, 0.6)
@@ -86,7 +88,8 @@ def _lesion_classes(rng: np.random.Generator, n_lesions: int) -> list[str]:
     return [classes[i] for i in rng.permutation(len(classes))]
 
 
-def _lesion_centre(rng: np.random.Generator, height: int, width: int, radius: float) -> tuple[float, float]:
+def _lesion_centre(rng: np.random.Generator, height: int, width: int,
+                   radius: float) -> tuple[float, float]:
     """Lesion centre (x, y) in pixels: near the image centre, or on ~15 % of lesions close to a
     border so that the lesion crosses it."""
     if rng.random() < 0.15:
@@ -99,7 +102,8 @@ def _lesion_centre(rng: np.random.Generator, height: int, width: int, radius: fl
 
 
 def _lesion_metadata(rng: np.random.Generator, dx: str) -> dict[str, object]:
-    """Per-lesion metadata in HAM10000 vocabulary: dx_type, age (multiple of 5, years), sex, localization."""
+    """Per-lesion metadata in HAM10000 vocabulary: dx_type, age (multiple of 5, years), sex,
+    localization."""
     dx_types = DX_TYPES[dx]
     sites = np.array(list(LOCALIZATIONS.values()))
     return {
@@ -138,24 +142,28 @@ def write_demo_dataset(out_dir: str | os.PathLike, n_lesions: int, seed: int, wi
             rows.append({**meta, "image_id": image_id})
     table = pd.DataFrame(rows)[METADATA_COLUMNS]
     write_csv(table, out / "HAM10000_metadata.csv")
-    log.info("wrote %d demo images (%dx%d) of %d lesions to %s; images per class %s", len(table), width,
-             height, n_lesions, out, table.dx.value_counts().to_dict())
+    log.info("wrote %d demo images (%dx%d) of %d lesions to %s; images per class %s", len(table),
+             width, height, n_lesions, out, table.dx.value_counts().to_dict())
     return table
 
 
 def main(argv: list[str] | None = None) -> None:
     """CLI: ``python -m xaicut.demo_data OUT_DIR --n-lesions N --seed S [--width W --height H]``."""
-    parser = argparse.ArgumentParser(description="Write the seeded synthetic HAM10000-layout demo dataset.")
+    parser = argparse.ArgumentParser(
+        description="Write the seeded synthetic HAM10000-layout demo dataset.")
     parser.add_argument("out_dir", type=Path, help="output folder (HAM10000 release layout)")
     parser.add_argument("--n-lesions", type=int, required=True, help="number of distinct lesions")
-    parser.add_argument("--seed", type=int, required=True, help="random seed (same seed, same bytes)")
+    parser.add_argument("--seed", type=int, required=True,
+                        help="random seed (same seed, same bytes)")
     parser.add_argument("--width", type=int, default=600, help="image width in pixels")
     parser.add_argument("--height", type=int, default=450, help="image height in pixels")
     parser.add_argument("--repeat-fraction", type=float, default=0.2,
                         help="share of lesions photographed 2-3 times")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
-    write_demo_dataset(args.out_dir, args.n_lesions, args.seed, args.width, args.height, args.repeat_fraction)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    write_demo_dataset(args.out_dir, args.n_lesions, args.seed, args.width, args.height,
+                       args.repeat_fraction)
 
 
 if __name__ == "__main__":

@@ -44,11 +44,12 @@ class LesionStyle:
 
 STYLES: dict[str, LesionStyle] = {
     "nv": LesionStyle(
-        {"light": (186, 116, 78), "dark": (112, 60, 38), "network": (86, 44, 30), "globule": (92, 50, 34)},
+        {"light": (186, 116, 78), "dark": (112, 60, 38), "network": (86, 44, 30),
+         "globule": (92, 50, 34)},
         (0.03, 0.07), (0.0, 0.008), (4.0, 12.0), (0.85, 0.97), (0.1, 0.4)),
     "mel": LesionStyle(
-        {"light": (168, 112, 84), "dark": (88, 52, 42), "black": (42, 32, 36), "blue": (104, 110, 138),
-         "red": (182, 96, 100), "white": (214, 200, 206)},
+        {"light": (168, 112, 84), "dark": (88, 52, 42), "black": (42, 32, 36),
+         "blue": (104, 110, 138), "red": (182, 96, 100), "white": (214, 200, 206)},
         (0.12, 0.25), (0.01, 0.025), (2.0, 6.0), (0.92, 1.0), (0.0, 0.2)),
     "bkl": LesionStyle(
         {"light": (204, 158, 118), "dark": (162, 112, 80), "fissure": (128, 88, 64),
@@ -63,10 +64,12 @@ STYLES: dict[str, LesionStyle] = {
          "vessel": (176, 44, 56), "brown": (170, 112, 90)},
         (0.08, 0.16), (0.005, 0.015), (6.0, 14.0), (0.75, 0.9), (0.2, 0.4)),
     "vasc": LesionStyle(
-        {"light": (204, 48, 82), "dark": (126, 34, 88), "deep": (70, 36, 78), "septum": (224, 168, 184)},
+        {"light": (204, 48, 82), "dark": (126, 34, 88), "deep": (70, 36, 78),
+         "septum": (224, 168, 184)},
         (0.03, 0.08), (0.0, 0.008), (2.0, 4.0), (0.95, 1.0), (0.0, 0.1)),
     "df": LesionStyle(
-        {"light": (198, 134, 114), "dark": (154, 98, 72), "network": (128, 80, 58), "scar": (236, 222, 218)},
+        {"light": (198, 134, 114), "dark": (154, 98, 72), "network": (128, 80, 58),
+         "scar": (236, 222, 218)},
         (0.02, 0.07), (0.0, 0.008), (6.0, 12.0), (0.85, 0.95), (0.15, 0.35)),
 }
 """Class-specific lesion appearance (with ``PAINTERS``); nothing outside the lesion uses it."""
@@ -102,13 +105,16 @@ def _class_palette(rng: np.random.Generator, dx: str) -> dict[str, np.ndarray]:
     Returns float32 RGB (3,) arrays; a common brightness factor keeps within-class variation.
     """
     brightness = rng.uniform(0.88, 1.08)
-    return {name: np.clip(np.float32(rgb) * brightness + rng.normal(0, 7, 3), 0, 255).astype(np.float32)
+    return {name: np.clip(np.float32(rgb) * brightness + rng.normal(0, 7, 3),
+                          0, 255).astype(np.float32)
             for name, rgb in STYLES[dx].colours.items()}
 
 
-def _dot_map(rng: np.random.Generator, frame: LesionFrame, count: int, radius_px: tuple[float, float],
-            band: tuple[float, float] = (0.0, 0.9)) -> np.ndarray:
-    """Weights (P, P) in [0, 1] of ``count`` round dots whose centres lie at ``band`` normalised radii.
+def _dot_map(rng: np.random.Generator, frame: LesionFrame, count: int,
+             radius_px: tuple[float, float],
+             band: tuple[float, float] = (0.0, 0.9)) -> np.ndarray:
+    """Weights (P, P) in [0, 1] of ``count`` round dots whose centres lie at ``band`` normalised
+    radii.
 
     ``radius_px`` is the (low, high) dot radius in pixels at 600-pixel width.
     """
@@ -122,8 +128,10 @@ def _dot_map(rng: np.random.Generator, frame: LesionFrame, count: int, radius_px
     return canvas.astype(np.float32) / 255
 
 
-def _branching_lines(rng: np.random.Generator, frame: LesionFrame, trunks: int, thickness: float) -> np.ndarray:
-    """Weights (P, P) of branching, tapering, meandering lines (arborising vessels) inside the lesion."""
+def _branching_lines(rng: np.random.Generator, frame: LesionFrame, trunks: int,
+                     thickness: float) -> np.ndarray:
+    """Weights (P, P) of branching, tapering, meandering lines (arborising vessels) inside the
+    lesion."""
     canvas = np.zeros(frame.rr.shape, np.uint8)
     half, step = frame.rr.shape[0] / 2, max(frame.radius / 7, 2.0)
     stack = [(half + rng.normal(0, frame.radius / 3, 2), rng.uniform(0, 2 * np.pi), thickness, 0)
@@ -133,7 +141,8 @@ def _branching_lines(rng: np.random.Generator, frame: LesionFrame, trunks: int, 
         headings = heading + np.cumsum(rng.normal(0, 0.45, 6))
         points = start + np.cumsum(np.stack([np.cos(headings), np.sin(headings)], 1) * step, 0)
         points = np.vstack([start, points]).astype(np.int32)
-        cv2.polylines(canvas, [points], False, 255, max(1, int(round(width * frame.scale))), cv2.LINE_AA)
+        cv2.polylines(canvas, [points], False, 255, max(1, int(round(width * frame.scale))),
+                      cv2.LINE_AA)
         if depth < 2:
             for index in rng.choice(np.arange(1, 6), size=2, replace=False):
                 turn = rng.choice([-1, 1]) * rng.uniform(0.4, 1.0)
@@ -158,12 +167,14 @@ def _paint_nv(rng: np.random.Generator, frame: LesionFrame, c: dict[str, np.ndar
     return blend(rgb, c["globule"], 0.8 * _dot_map(rng, frame, count, (2.0, 3.5)) * periphery)
 
 
-def _paint_mel(rng: np.random.Generator, frame: LesionFrame, c: dict[str, np.ndarray]) -> np.ndarray:
+def _paint_mel(rng: np.random.Generator, frame: LesionFrame,
+               c: dict[str, np.ndarray]) -> np.ndarray:
     """Melanoma: asymmetric multicolour zones (brown, black, blue-grey veil, regression, red),
     atypical thick network and irregular peripheral dots/globules."""
     shape = frame.rr.shape
     angle = rng.uniform(0, 2 * np.pi)
-    slope = ((frame.xx * np.cos(angle) + frame.yy * np.sin(angle)) / frame.radius).astype(np.float32)
+    slope = ((frame.xx * np.cos(angle) + frame.yy * np.sin(angle))
+             / frame.radius).astype(np.float32)
     zones = smooth_noise(rng, shape, frame.radius / 5) + rng.uniform(0.5, 1.3) * slope
     rgb = blend(np.broadcast_to(c["light"], (*shape, 3)), c["dark"], ramp(zones, -1.0, 0.0))
     rgb = blend(rgb, c["black"], 0.9 * ramp(zones, 0.7, 1.3))
@@ -173,7 +184,8 @@ def _paint_mel(rng: np.random.Generator, frame: LesionFrame, c: dict[str, np.nda
     if rng.random() < 0.4:
         rgb = blend(rgb, c["red"], 0.5 * ramp(smooth_noise(rng, shape, frame.radius / 6), 0.8, 1.5))
     net = mesh(rng, shape, rng.uniform(14, 24) * frame.scale, rng.uniform(0.2, 0.4))
-    rgb = blend(rgb, c["black"], 0.45 * net * ramp(smooth_noise(rng, shape, frame.radius / 4), -0.3, 0.5))
+    rgb = blend(rgb, c["black"],
+                0.45 * net * ramp(smooth_noise(rng, shape, frame.radius / 4), -0.3, 0.5))
     count = int(frame.radius / frame.scale / 6) + 4
     dots = _dot_map(rng, frame, count, (1.5, 6.0), band=(0.55, 0.95))
     dots = cv2.GaussianBlur(dots, (0, 0), 1.5 * frame.scale)
@@ -181,7 +193,8 @@ def _paint_mel(rng: np.random.Generator, frame: LesionFrame, c: dict[str, np.nda
     return rgb * (1 + 0.06 * smooth_noise(rng, shape, 3 * frame.scale))[..., None]
 
 
-def _paint_bkl(rng: np.random.Generator, frame: LesionFrame, c: dict[str, np.ndarray]) -> np.ndarray:
+def _paint_bkl(rng: np.random.Generator, frame: LesionFrame,
+               c: dict[str, np.ndarray]) -> np.ndarray:
     """Benign keratosis: light tan/waxy; cerebriform fissures with milia and comedo-like openings
     (seborrhoeic keratosis) or a flat, faintly reticulated tan patch (solar lentigo)."""
     shape = frame.rr.shape
@@ -198,7 +211,8 @@ def _paint_bkl(rng: np.random.Generator, frame: LesionFrame, c: dict[str, np.nda
     return blend(rgb, c["comedo"], 0.8 * _dot_map(rng, frame, count // 2 + 1, (2.0, 4.0)))
 
 
-def _paint_bcc(rng: np.random.Generator, frame: LesionFrame, c: dict[str, np.ndarray]) -> np.ndarray:
+def _paint_bcc(rng: np.random.Generator, frame: LesionFrame,
+               c: dict[str, np.ndarray]) -> np.ndarray:
     """Basal cell carcinoma: pearly pink with paler translucent areas, arborising red vessels,
     blue-grey ovoid nests and sometimes a dark red ulcer."""
     shape = frame.rr.shape
@@ -214,23 +228,27 @@ def _paint_bcc(rng: np.random.Generator, frame: LesionFrame, c: dict[str, np.nda
     return blend(rgb, c["vessel"], 0.9 * vessels)
 
 
-def _paint_akiec(rng: np.random.Generator, frame: LesionFrame, c: dict[str, np.ndarray]) -> np.ndarray:
+def _paint_akiec(rng: np.random.Generator, frame: LesionFrame,
+                 c: dict[str, np.ndarray]) -> np.ndarray:
     """Actinic keratosis / Bowen's: red-pink 'strawberry' background, white-yellow surface scale,
     clusters of dotted/glomerular vessels, sometimes light-brown pigment."""
     shape = frame.rr.shape
     rgb = blend(np.broadcast_to(c["light"], (*shape, 3)), c["dark"],
                 ramp(smooth_noise(rng, shape, frame.radius / 4), -0.6, 1.2))
     if rng.random() < 0.3:
-        rgb = blend(rgb, c["brown"], 0.6 * ramp(smooth_noise(rng, shape, frame.radius / 5), 0.3, 1.2))
+        rgb = blend(rgb, c["brown"],
+                    0.6 * ramp(smooth_noise(rng, shape, frame.radius / 5), 0.3, 1.2))
     count = int(frame.radius ** 2 / (120 * frame.scale ** 2)) + 10
     clusters = ramp(smooth_noise(rng, shape, frame.radius / 6), 0.0, 0.6)
     rgb = blend(rgb, c["vessel"], 0.85 * _dot_map(rng, frame, count, (1.0, 2.5)) * clusters)
-    keratin = ramp(smooth_noise(rng, shape, rng.uniform(6, 14) * frame.scale), rng.uniform(0.3, 0.9), 1.6)
+    keratin = ramp(smooth_noise(rng, shape, rng.uniform(6, 14) * frame.scale),
+                   rng.uniform(0.3, 0.9), 1.6)
     grain = 0.8 + 0.2 * smooth_noise(rng, shape, 1.0 * frame.scale)
     return blend(rgb, c["scale"], np.clip(0.85 * keratin * grain, 0, 1))
 
 
-def _paint_vasc(rng: np.random.Generator, frame: LesionFrame, c: dict[str, np.ndarray]) -> np.ndarray:
+def _paint_vasc(rng: np.random.Generator, frame: LesionFrame,
+                c: dict[str, np.ndarray]) -> np.ndarray:
     """Vascular lesion: red/purple/dark-blue lagoons separated by whitish septa."""
     shape = frame.rr.shape
     lagoons = smooth_noise(rng, shape, frame.radius / 7)
@@ -253,7 +271,8 @@ def _paint_df(rng: np.random.Generator, frame: LesionFrame, c: dict[str, np.ndar
     return blend(rgb, c["scar"], 0.85 * ramp(size - patch, 0.0, 0.12))
 
 
-PAINTERS: dict[str, Callable[[np.random.Generator, LesionFrame, dict[str, np.ndarray]], np.ndarray]] = {
+PAINTERS: dict[str, Callable[[np.random.Generator, LesionFrame, dict[str, np.ndarray]],
+                             np.ndarray]] = {
     "akiec": _paint_akiec, "bcc": _paint_bcc, "bkl": _paint_bkl, "df": _paint_df,
     "mel": _paint_mel, "nv": _paint_nv, "vasc": _paint_vasc,
 }
@@ -265,7 +284,8 @@ def _lesion_shape(rng: np.random.Generator, radius: float, irregularity: float, 
     a Fourier series (harmonics 2–7 with amplitude ``irregularity`` · 2/k, 8–20 with
     ``roughness`` · (8/k)^1.5).
 
-    ``radius`` is the mean radius in pixels; returns the lesion's frame, just large enough to hold it.
+    ``radius`` is the mean radius in pixels; returns the lesion's frame, just large enough to hold
+    it.
     """
     ks = np.arange(2, 21)
     envelope = np.where(ks < 8, irregularity * 2 / ks, roughness * (8 / ks) ** 1.5)
@@ -292,10 +312,12 @@ def draw_lesion(rng: np.random.Generator, dx: str, radius: float, scale: float) 
     how much skin is hidden. A fine class-independent mottle is added to every lesion.
     """
     style = STYLES[dx]
-    frame = _lesion_shape(rng, radius, rng.uniform(*style.irregularity), rng.uniform(*style.roughness), scale)
+    frame = _lesion_shape(rng, radius, rng.uniform(*style.irregularity),
+                          rng.uniform(*style.roughness), scale)
     rgb = PAINTERS[dx](rng, frame, _class_palette(rng, dx))
     rgb = rgb * (1 + 0.05 * smooth_noise(rng, frame.rr.shape, 2 * scale))[..., None]
     edge = rng.uniform(*style.edge_px) * scale
     alpha = np.clip((1 - frame.rr) * radius / max(edge, 0.5) + 0.5, 0, 1).astype(np.float32)
-    opacity = rng.uniform(*style.opacity) * (1 - rng.uniform(*style.fade) * ramp(frame.rr, 0.5, 1.0))
+    opacity = (rng.uniform(*style.opacity)
+               * (1 - rng.uniform(*style.fade) * ramp(frame.rr, 0.5, 1.0)))
     return Lesion(np.dstack([np.clip(rgb, 0, 255), alpha * opacity]).astype(np.float32), alpha)

@@ -25,8 +25,8 @@ SKIN_TONES: tuple[Colour, ...] = (
 """Anchor skin colours (RGB) seen under a dermoscope; a patient's tone mixes two of them."""
 
 
-def _place_lesion(lesion: Lesion, height: int, width: int, centre: tuple[float, float], angle: float,
-                 zoom: float) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray]:
+def _place_lesion(lesion: Lesion, height: int, width: int, centre: tuple[float, float],
+                  angle: float, zoom: float) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray]:
     """Rotate (``angle`` degrees), zoom and move the lesion frame to ``centre`` (x, y) in the image.
 
     Only the lesion's bounding box is warped. Returns (the box as (row slice, column slice) of the
@@ -37,7 +37,8 @@ def _place_lesion(lesion: Lesion, height: int, width: int, centre: tuple[float, 
     matrix[:, 2] += np.array(centre) - size / 2
     corners = matrix @ np.array([[0, 0, size, size], [0, size, 0, size], [1, 1, 1, 1]], np.float64)
     x0, y0 = (max(0, int(np.floor(v))) for v in corners.min(1))
-    x1, y1 = min(width, int(np.ceil(corners[0].max())) + 1), min(height, int(np.ceil(corners[1].max())) + 1)
+    x1, y1 = (min(width, int(np.ceil(corners[0].max())) + 1),
+              min(height, int(np.ceil(corners[1].max())) + 1))
     matrix[:, 2] -= (x0, y0)
     box = (max(x1 - x0, 1), max(y1 - y0, 1))
     layers = cv2.warpAffine(lesion.layers, matrix, box, flags=cv2.INTER_LINEAR)
@@ -60,7 +61,8 @@ def _skin_background(rng: np.random.Generator, tone: np.ndarray, height: int, wi
     shape = (height, width)
     redness = rng.uniform(1.5, 5) * smooth_noise(rng, shape, 50 * scale)
     texture = (rng.uniform(1, 3) * smooth_noise(rng, shape, 8 * scale)
-               + rng.uniform(3, 9) * ridges(rng, shape, rng.uniform(20, 40) * scale, rng.uniform(0.05, 0.1))
+               + rng.uniform(3, 9) * ridges(rng, shape, rng.uniform(20, 40) * scale,
+                                            rng.uniform(0.05, 0.1))
                + rng.uniform(3, 6) * smooth_noise(rng, shape, 1.0 * scale))
     return tone + redness[..., None] * np.float32([0.3, -1.0, -0.7]) + texture[..., None]
 
@@ -116,12 +118,13 @@ def _draw_bubbles(rng: np.random.Generator, image: np.ndarray, scale: float) -> 
             centre = (int(rng.uniform(0, width)), int(rng.uniform(0, height)))
             radius = max(2, int(rng.uniform(4, 25) * scale))
             cv2.circle(image, centre, radius, (226, 226, 226), 1, cv2.LINE_AA)
-            cv2.circle(image, (centre[0] - radius // 3, centre[1] - radius // 3), max(1, radius // 5),
-                       (250, 250, 250), -1, cv2.LINE_AA)
+            cv2.circle(image, (centre[0] - radius // 3, centre[1] - radius // 3),
+                       max(1, radius // 5), (250, 250, 250), -1, cv2.LINE_AA)
     if rng.random() < 0.3:
         for _ in range(int(rng.integers(1, 6))):
             centre = (int(rng.uniform(0, width)), int(rng.uniform(0, height)))
-            cv2.circle(image, centre, max(1, int(rng.uniform(1, 3) * scale)), (252, 252, 252), -1, cv2.LINE_AA)
+            cv2.circle(image, centre, max(1, int(rng.uniform(1, 3) * scale)), (252, 252, 252), -1,
+                       cv2.LINE_AA)
 
 
 def photograph(rng: np.random.Generator, lesion: Lesion, tone: np.ndarray, height: int, width: int,
@@ -135,11 +138,14 @@ def photograph(rng: np.random.Generator, lesion: Lesion, tone: np.ndarray, heigh
     scale = width / REFERENCE_WIDTH
     moved = (float(np.clip(centre[0] + rng.normal(0, 0.03 * width), 0, width - 1)),
              float(np.clip(centre[1] + rng.normal(0, 0.03 * height), 0, height - 1)))
-    box, layers, alpha = _place_lesion(lesion, height, width, moved, rng.normal(0, 12), rng.uniform(0.92, 1.08))
-    image = _skin_background(rng, tone * rng.uniform(0.97, 1.03, 3).astype(np.float32), height, width, scale)
+    box, layers, alpha = _place_lesion(lesion, height, width, moved, rng.normal(0, 12),
+                                       rng.uniform(0.92, 1.08))
+    image = _skin_background(rng, tone * rng.uniform(0.97, 1.03, 3).astype(np.float32), height,
+                             width, scale)
     coverage = layers[..., 3:]
     image[box] = image[box] * (1 - coverage) + layers[..., :3] * coverage
-    image = cv2.GaussianBlur(image * _illumination(rng, height, width), (0, 0), rng.uniform(0.5, 1.0) * scale)
+    image = cv2.GaussianBlur(image * _illumination(rng, height, width), (0, 0),
+                             rng.uniform(0.5, 1.0) * scale)
     image = np.clip(image, 0, 255).astype(np.uint8)
     _draw_hairs(rng, image, scale)
     _draw_bubbles(rng, image, scale)

@@ -24,14 +24,17 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float)
     return (noise - noise.mean()) / (noise.std() + 1e-6)
 
 
-def ridges(rng: np.random.Generator, shape: tuple[int, int], period: float, width: float) -> np.ndarray:
+def ridges(rng: np.random.Generator, shape: tuple[int, int], period: float,
+           width: float) -> np.ndarray:
     """Meandering lines (the zero set of smooth noise) in [0, 1], about ``period`` px apart;
     ``width`` is the line width relative to the noise amplitude (0.1 thin – 0.5 thick)."""
     return np.exp(-((smooth_noise(rng, shape, period / 3) / width) ** 2))
 
 
-def mesh(rng: np.random.Generator, shape: tuple[int, int], period: float, width: float) -> np.ndarray:
-    """A pigment-network-like mesh in [0, 1]: two crossing ``ridges`` fields, holes ~``period`` px."""
+def mesh(rng: np.random.Generator, shape: tuple[int, int], period: float,
+         width: float) -> np.ndarray:
+    """A pigment-network-like mesh in [0, 1]: two crossing ``ridges`` fields,
+    holes ~``period`` px."""
     return np.maximum(ridges(rng, shape, period, width), ridges(rng, shape, period, width))
 
 

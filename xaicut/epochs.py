@@ -74,7 +74,8 @@ class ResumeFile:
         try:
             state = torch.load(self.path, map_location="cpu", weights_only=True)
         except Exception as err:  # a foreign or damaged file: start over, never crash
-            log.warning("%s: not a readable resume state (%s); training from epoch 1", self.path, err)
+            log.warning("%s: not a readable resume state (%s); training from epoch 1", self.path,
+                        err)
             return None
         if not isinstance(state, dict) or state.get("fingerprint") != self.fingerprint:
             log.warning("%s: saved under other settings or data; training from epoch 1", self.path)
@@ -93,7 +94,8 @@ class ResumeFile:
             self.path.unlink(missing_ok=True)
 
 
-def class_balanced_sampler(labels: Sequence[int], generator: torch.Generator) -> WeightedRandomSampler:
+def class_balanced_sampler(labels: Sequence[int],
+                           generator: torch.Generator) -> WeightedRandomSampler:
     """Draw ``len(labels)`` indices per epoch with replacement, each class equally often on
     average (weight 1 / class count per image)."""
     labels = np.asarray(labels)
@@ -115,8 +117,10 @@ def seeded_loaders(dataset: Callable[..., Dataset], train_table: pd.DataFrame,
     dataset; ``transform`` is passed to the training one only.
     """
     generator = torch.Generator().manual_seed(seed)
-    train_data = dataset(train_table, size) if transform is None else dataset(train_table, size, transform)
-    sampler = class_balanced_sampler(train_table["label"].astype(int), generator) if balanced else None
+    train_data = (dataset(train_table, size) if transform is None
+                  else dataset(train_table, size, transform))
+    sampler = (class_balanced_sampler(train_table["label"].astype(int), generator)
+               if balanced else None)
     train_loader = DataLoader(train_data, batch_size=batch_size, shuffle=sampler is None,
                               sampler=sampler, generator=generator, drop_last=drop_last)
     return train_loader, DataLoader(dataset(val_table, size), batch_size=batch_size), generator

@@ -43,7 +43,8 @@ def top_fraction_mask(scores: torch.Tensor, fraction: float) -> torch.Tensor:
     return mask.view_as(scores)
 
 
-def predicted_probability(model: nn.Module, batch: torch.Tensor, classes: torch.Tensor) -> np.ndarray:
+def predicted_probability(model: nn.Module, batch: torch.Tensor,
+                          classes: torch.Tensor) -> np.ndarray:
     """Softmax probability (B,) of ``classes`` (B,) for ``batch``."""
     with torch.no_grad():
         probs = torch.softmax(model(batch), 1)
@@ -72,7 +73,8 @@ def deletion_scores(model: nn.Module, batch: torch.Tensor, probabilities: np.nda
             mask = top_fraction_mask(score, fraction)[:, None].to(batch.device)
             deleted = predicted_probability(model, torch.where(mask, blurred, batch), predicted)
             rows += [(image_id, name, float(fraction), int(cls), float(p), float(q), float(p - q))
-                     for image_id, cls, p, q in zip(image_ids, predicted.tolist(), original, deleted)]
+                     for image_id, cls, p, q in zip(image_ids, predicted.tolist(), original,
+                                                    deleted)]
     return pd.DataFrame(rows, columns=list(DELETION_COLUMNS))
 
 

@@ -1,8 +1,10 @@
-"""Stage ``fuse``: binarise attribution maps and merge them into the graph-cut seed (paper 000 §2.3).
+"""Stage ``fuse``: binarise attribution maps and merge them into the graph-cut seed
+(paper 000 §2.3).
 
-Input: attribution maps in [0, 1] (``xaicut.attribution_store``). Output: per-method binary masks and
-the fused mask (``docs/data-contracts.md`` §5). Thresholds are absolute, a per-image quantile, or
-per-image Otsu (scikit-image), or per method the validation split's best (``auto``); fusion is OpenCV's bitwise AND as in the paper, or OR, or one method.
+Input: attribution maps in [0, 1] (``xaicut.attribution_store``). Output: per-method binary masks
+and the fused mask (``docs/data-contracts.md`` §5). Thresholds are absolute, a per-image quantile,
+or per-image Otsu (scikit-image), or per method the validation split's best (``auto``); fusion is
+OpenCV's bitwise AND as in the paper, or OR, or one method.
 With ``region: central`` every mask keeps only its most central large component, holes filled
 (paper 004's connectivity and centrality, applied to the maps alone: no image evidence).
 """
@@ -103,7 +105,8 @@ def fuse_shard(maps_dir: str | os.PathLike, cfg: dict, out_dirs: dict[str, str |
     images = stored_images(maps_dir, methods)
 
     def region(mask: np.ndarray) -> np.ndarray:
-        return central_region(mask, cfg["min_area_fraction"]) if cfg["region"] == "central" else mask
+        return (central_region(mask, cfg["min_area_fraction"]) if cfg["region"] == "central"
+                else mask)
 
     for image_id in tqdm(images, desc="fuse", unit="img"):
         masks = {

@@ -55,8 +55,13 @@ import numpy as np
 from scipy import ndimage
 from threadpoolctl import threadpool_limits
 
-from xaicut.color_models import (COLOR_SPACES, color_features, color_palette, fit_color_gmms,
-                                 unary_costs)
+from xaicut.color_models import (
+    COLOR_SPACES,
+    color_features,
+    color_palette,
+    fit_color_gmms,
+    unary_costs,
+)
 from xaicut.grid_cut import GridCut
 from xaicut.images import check_rgb_image
 from xaicut.masks import KEEP_COMPONENT_MODES, check_mask, disk, resize_mask, select_component

@@ -273,7 +273,8 @@ def find_images(data_dir: Path,
     found: dict[str, list[Path]] = {}
     for path in sorted(p for glob in layout.image_globs for p in data_dir.glob(glob)):
         found.setdefault(path.stem, []).append(path)
-    rejected = [Rejection(i, str(paths[1]), f"image found {len(paths)} times: {', '.join(map(str, paths))}")
+    rejected = [Rejection(i, str(paths[1]),
+                          f"image found {len(paths)} times: {', '.join(map(str, paths))}")
                 for i, paths in found.items() if len(paths) > 1]
     return {i: paths[0] for i, paths in found.items() if len(paths) == 1}, rejected
 
@@ -301,7 +302,8 @@ def collect_images(data_dir: Path, meta: pd.DataFrame, images: dict[str, Path],
             expected = data_dir / layout.image_globs[0].replace("*.", f"{rec.image_id}.")
             problem = f"no image file for metadata image_id {rec.image_id} (expected {expected})"
             if mask_path.is_file():
-                rejected.append(Rejection(rec.image_id, str(mask_path), f"mask without image: {problem}"))
+                rejected.append(Rejection(rec.image_id, str(mask_path),
+                                          f"mask without image: {problem}"))
             else:
                 rejected.append(Rejection(rec.image_id, str(expected), problem))
             continue
@@ -311,7 +313,8 @@ def collect_images(data_dir: Path, meta: pd.DataFrame, images: dict[str, Path],
             rejected.append(Rejection(rec.image_id, str(image_path), problem))
             continue
         has_mask = mask_path.is_file()
-        problem = mask_problem(mask_path, (width, height)) if has_mask or masks == "required" else None
+        problem = (mask_problem(mask_path, (width, height))
+                   if has_mask or masks == "required" else None)
         if problem is not None:
             rejected.append(Rejection(rec.image_id, str(mask_path),
                                       problem + (" (masks: required)" if not has_mask else "")))
@@ -338,7 +341,8 @@ def raise_for(problems: list[Rejection], data_dir: Path) -> None:
     lines = [f"{r.file}: {r.problem}" for r in problems]
     for line in lines:
         log.error(line)
-    more = f"\n... and {len(lines) - MAX_LISTED} more (all in the log)" if len(lines) > MAX_LISTED else ""
+    more = (f"\n... and {len(lines) - MAX_LISTED} more (all in the log)"
+            if len(lines) > MAX_LISTED else "")
     raise DatasetError(f"{len(lines)} problem(s) in {data_dir}:\n" + "\n".join(lines[:MAX_LISTED])
                        + more + "\nFix the files, or set on_bad_input: skip to leave these images "
                        "out (listed in rejected.csv).")
@@ -422,7 +426,8 @@ def ingest_release(data_dir: str | os.PathLike, val: float, test: float, seed: i
     listed = set(meta.image_id) | {r.image_id for r in bad_rows + duplicates}
     unlisted = unlisted_files(data_dir, images, listed, layout)
     if unlisted:
-        log.warning("%d file(s) not listed in %s are ignored (rejected.csv)", len(unlisted), meta_path)
+        log.warning("%d file(s) not listed in %s are ignored (rejected.csv)", len(unlisted),
+                    meta_path)
     if frame.empty:
         raise DatasetError(f"{data_dir}: no usable image ({len(problems)} rejected)")
     names = list(classes) if external and classes is not None else class_names(frame.dx)

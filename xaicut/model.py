@@ -99,8 +99,10 @@ def check_pretrained_fit(state: dict[str, torch.Tensor], model: nn.Module, path:
     problems += [f"missing {k}" for k in expected if k not in state]
     problems += [f"unexpected {k}" for k in state if k not in expected]
     if problems:
-        listed = "; ".join(problems[:5]) + (f"; ... {len(problems) - 5} more" if len(problems) > 5 else "")
-        raise ValueError(f"{path}: weights do not fit {arch} ({len(problems)} problem(s): {listed})")
+        listed = "; ".join(problems[:5]) + (f"; ... {len(problems) - 5} more"
+                                            if len(problems) > 5 else "")
+        raise ValueError(f"{path}: weights do not fit {arch} "
+                         f"({len(problems)} problem(s): {listed})")
 
 
 def check_pretrained_weights(path: str | os.PathLike, arch: str) -> None:
@@ -199,7 +201,8 @@ def member_layers(model: nn.Module, names: Sequence[str]) -> list[str]:
     return list(names)
 
 
-def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+def load_checkpoint(path: str | os.PathLike,
+                    device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """Load a classifier checkpoint written by ``save_checkpoint``; return (model in eval mode,
     metadata). A checkpoint with ``members`` > 1 loads as a ``LogitEnsemble``. Raises
     ``ValueError`` naming the file when it is not an xaicut classifier checkpoint.

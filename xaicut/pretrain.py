@@ -20,8 +20,15 @@ from torch import nn
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from xaicut.epochs import (Objective, ResumeFile, seed_everything, seeded_loaders, train_epochs,
-                           train_then_validate, training_fingerprint)
+from xaicut.epochs import (
+    Objective,
+    ResumeFile,
+    seed_everything,
+    seeded_loaders,
+    train_epochs,
+    train_then_validate,
+    training_fingerprint,
+)
 from xaicut.io import atomic_path, read_rgb, write_csv
 from xaicut.model import build_resnet
 from xaicut.preprocess import normalise_input, resized_uint8
@@ -124,7 +131,8 @@ def fit_simclr(model: SimCLR, train_table: pd.DataFrame, val_table: pd.DataFrame
     train_loader, val_loader, generator = seeded_loaders(TwoViews, train_table, val_table,
                                                          cfg["input_size"], cfg["batch_size"], seed)
     model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["lr"],
+                                  weight_decay=cfg["weight_decay"])
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg["epochs"])
     one_epoch = train_then_validate(model, optimizer, train_loader, val_loader, device,
                                     ContrastiveObjective(cfg["temperature"]))

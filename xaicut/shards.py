@@ -1,9 +1,9 @@
 """Sharding of the segmented splits and stage names: attribute, fuse and segment work on shards.
 
-A shard is named after its split and index, ``train000``, ``val000``, ``test000``, …: the images of that split
-sorted by image id, ``shard_size`` at a time. Shards of an external dataset (config ``external``,
-scored with the models trained on the main one) carry its name: ``ph2-test000``. Kept free of heavy imports: the Snakefile uses it
-to build the DAG.
+A shard is named after its split and index, ``train000``, ``val000``, ``test000``, …: the images of
+that split sorted by image id, ``shard_size`` at a time. Shards of an external dataset (config
+``external``, scored with the models trained on the main one) carry its name: ``ph2-test000``. Kept
+free of heavy imports: the Snakefile uses it to build the DAG.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ SHARD_PATTERN = rf"(?:{DATASET_PATTERN}-)?(?:train|val|test)[0-9]+"
 """Regular expression of a shard name (the Snakefile's wildcard constraint)."""
 
 
-def shard_names(n_images: int, shard_size: int, split: str = "test", dataset: str = "") -> list[str]:
+def shard_names(n_images: int, shard_size: int, split: str = "test",
+                dataset: str = "") -> list[str]:
     """Return the shard names ``{split}000``… (``{dataset}-{split}000``… for an external
     dataset) covering ``n_images`` images of ``split`` (at least one shard, possibly empty, so
     that every stage has a job)."""
@@ -31,7 +32,8 @@ def shard_names(n_images: int, shard_size: int, split: str = "test", dataset: st
     return [f"{prefix}{split}{i:03d}" for i in range(max(1, -(-n_images // shard_size)))]
 
 
-def split_shards(manifest: pd.DataFrame, shard_size: int, split: str, dataset: str = "") -> list[str]:
+def split_shards(manifest: pd.DataFrame, shard_size: int, split: str,
+                 dataset: str = "") -> list[str]:
     """Shard names of ``split`` for a manifest (contracts §2); ``dataset``: external name."""
     return shard_names(int((manifest.split == split).sum()), shard_size, split, dataset)
 
@@ -86,7 +88,8 @@ SCORED_SPLIT = "test"
 
 
 def segment_stage_names(modes: list[str]) -> list[str]:
-    """Stage names of the graph-cut masks: ``graphcut`` for the first mode, then ``graphcut_{mode}``."""
+    """Stage names of the graph-cut masks: ``graphcut`` for the first mode, then
+    ``graphcut_{mode}``."""
     return ["graphcut"] + [f"graphcut_{mode}" for mode in modes[1:]]
 
 

@@ -1,4 +1,5 @@
-"""Saliency-threshold study (paper 001 §5-6): how well do binarised attribution maps overlap the lesion?
+"""Saliency-threshold study (paper 001 §5-6): how well do binarised attribution maps overlap the
+lesion?
 
 Every map in [0, 1] is binarised at the thresholds 0.0, 0.1, …, 1.0 (``values > t``) and compared
 with the ground-truth lesion mask by the Jaccard index. From these curves:
