@@ -35,8 +35,16 @@ from xaicut.epochs import ResumeFile, training_fingerprint
 from xaicut.graphcut import GraphCutParams, graph_cut_refine
 from xaicut.io import read_mask, read_rgb, write_image, write_mask
 from xaicut.masks import disk
-from xaicut.seeds import (Seed, SeedParams, clean_seed, hard_seed, otsu_only_seed, otsu_seed,
-                          scaled_length, vignette_mask)
+from xaicut.seeds import (
+    Seed,
+    SeedParams,
+    clean_seed,
+    hard_seed,
+    otsu_only_seed,
+    otsu_seed,
+    scaled_length,
+    vignette_mask,
+)
 from xaicut.segment import STATUS_COLUMNS
 from xaicut.shards import shard_rows
 from xaicut.unet import IGNORE, MaskTable, fit_and_save, load_unet, predict_probabilities

@@ -5,11 +5,12 @@ options the run was made with (``snakemake`` without them: none)."""
 from __future__ import annotations
 
 import argparse
+
 import pandas as pd
 
 from xaicut.config import add_workflow_config_arguments, workflow_config
-from xaicut.settings import variant_names
 from xaicut.layout import Layout
+from xaicut.settings import variant_names
 
 N_LEAST_CONFIDENT = 5
 

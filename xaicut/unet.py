@@ -26,9 +26,18 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from xaicut.epochs import (Objective, PassTotals, ResumeFile, ema_model, seed_everything,
-                           seeded_loaders, selected_epoch, train_epochs, train_then_validate,
-                           training_fingerprint)
+from xaicut.epochs import (
+    Objective,
+    PassTotals,
+    ResumeFile,
+    ema_model,
+    seed_everything,
+    seeded_loaders,
+    selected_epoch,
+    train_epochs,
+    train_then_validate,
+    training_fingerprint,
+)
 from xaicut.io import read_mask, write_csv, write_mask
 from xaicut.model import build_resnet, read_checkpoint, save_checkpoint
 from xaicut.preprocess import ImageTable, load_image_tensor
@@ -271,7 +280,8 @@ def flip_averaged_probability(model: UNet, x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def predict_probabilities(model: UNet, table: pd.DataFrame, size: int, batch_size: int,
-                          device: str, flip_average: bool = False) -> Iterator[tuple[str, np.ndarray]]:
+                          device: str,
+                          flip_average: bool = False) -> Iterator[tuple[str, np.ndarray]]:
     """Yield (image id, float32 lesion probability of the image's height × width) for every row
     of ``table`` (manifest rows): sigmoid outputs at ``size``², resized bilinearly;
     ``flip_average``: averaged over four flips (:func:`flip_averaged_probability`)."""

@@ -8,13 +8,23 @@ import os
 from xaicut.io import atomic_path
 from xaicut.report.loading import ReportSettings, load_run_tables, load_variant_tables
 from xaicut.report.markup import page
-from xaicut.report.run_sections import (ablation_section, cross_dataset_section, header_section,
-                                        published_section, segmentations_section,
-                                        unet_vs_xai_section)
+from xaicut.report.run_sections import (
+    ablation_section,
+    cross_dataset_section,
+    header_section,
+    published_section,
+    segmentations_section,
+    unet_vs_xai_section,
+)
 from xaicut.report.tables import stage_order
-from xaicut.report.variant_sections import (attribution_section, classifier_section,
-                                            examples_section, failures_section,
-                                            per_class_section, summary_section)
+from xaicut.report.variant_sections import (
+    attribution_section,
+    classifier_section,
+    examples_section,
+    failures_section,
+    per_class_section,
+    summary_section,
+)
 
 TITLE = "xaicut report"
 

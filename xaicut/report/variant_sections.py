@@ -6,17 +6,34 @@ from __future__ import annotations
 import html
 import json
 
-from xaicut.report.examples import Example, TRUTH, grid_columns, load_examples, tile_title
-from xaicut.report.figures import (class_stage_heatmap_figure, confusion_matrix_figure,
-                                   deletion_figure, dice_distribution_figure, summary_figure,
-                                   threshold_curve_figure, training_curves_figure)
+from xaicut.report.examples import TRUTH, Example, grid_columns, load_examples, tile_title
+from xaicut.report.figures import (
+    class_stage_heatmap_figure,
+    confusion_matrix_figure,
+    deletion_figure,
+    dice_distribution_figure,
+    summary_figure,
+    threshold_curve_figure,
+    training_curves_figure,
+)
 from xaicut.report.galleries import example_grid_figure, gallery_figure
 from xaicut.report.loading import ReportSettings, RunTables, VariantTables
 from xaicut.report.markup import NOT_SCORED, figure_html, note, section, table_html
-from xaicut.report.overlays import (ERROR_COLOURS, PREDICTION_COLOUR, TRUTH_COLOUR,
-                                    error_overlay, outline)
-from xaicut.report.tables import (class_stage_dice, pick_examples, ranking_stage, sort_by_stage,
-                                  worst_images, worst_table)
+from xaicut.report.overlays import (
+    ERROR_COLOURS,
+    PREDICTION_COLOUR,
+    TRUTH_COLOUR,
+    error_overlay,
+    outline,
+)
+from xaicut.report.tables import (
+    class_stage_dice,
+    pick_examples,
+    ranking_stage,
+    sort_by_stage,
+    worst_images,
+    worst_table,
+)
 
 N_WORST = 10
 """Images of the failure analysis: the lowest Dice of the main stage."""
