@@ -34,3 +34,5 @@ rule all:
             LAYOUT.segmentations_table("{dataset}"),
             dataset=list(EXTERNAL),
         ),
+        # the Otsu baseline of every segmented shard, whatever reads it
+        segmented_otsu_dirs,

@@ -3,7 +3,8 @@ ranks the exported masks' true Dice best?
 
 For every image of ``--split`` (the validation split: the design must not see the test split)
 in a finished run, the exported mask is compared with the run's other masks of the image
-(``runs/<run>/masks/<variant>/<stage>/<shard>/``) and measured on its image (solidity, colour
+(``runs/<run>/masks/<variant>/<stage>/<shard>/`` and the Otsu baseline's, one per run in
+``masks/image_prior/otsu/``) and measured on its image (solidity, colour
 separation: ``xaicut.confidence``): each candidate below is a label-free score, and its
 Spearman ρ with the image's true Dice (masks from ``MASKS_DIR``) and the failure rate
 (Dice < 0.7) of its least confident tenth are printed. The last line is one JSON object
@@ -28,7 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from score_segmentations import confidence_check  # noqa: E402
 from xaicut.confidence import colour_separation, segmentation_confidence, solidity  # noqa: E402
 from xaicut.io import read_mask, read_rgb  # noqa: E402
+from xaicut.layout import Layout  # noqa: E402
 from xaicut.metrics import mask_metrics  # noqa: E402
+from xaicut.shards import IMAGE_PRIOR, OTSU_STAGE  # noqa: E402
 
 
 def border_contact(mask: np.ndarray) -> float:
@@ -78,13 +81,15 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--run", default="default")
     parser.add_argument("--split", default="val")
     args = parser.parse_args(argv)
-    run_dir = args.results / "runs" / args.run
+    layout = Layout(args.results, args.run)
+    run_dir = layout.run
     table = pd.read_csv(run_dir / "segmentations.csv")
     images = pd.read_csv(args.results / "data" / "manifest.csv", index_col="image_id").image_path
     variant, stage = table.variant.iloc[0], table.stage.iloc[0]
     rows = []
     for shard in sorted((run_dir / "masks" / variant / stage).glob(f"{args.split}[0-9]*")):
         stage_dirs = {d.name: d / shard.name for d in (run_dir / "masks" / variant).iterdir()}
+        stage_dirs[OTSU_STAGE] = layout.masks(IMAGE_PRIOR, OTSU_STAGE, shard.name)
         for path in sorted(shard.glob("*.png")):
             truth = args.masks_dir / f"{path.stem}_segmentation.png"
             features = image_features(stage_dirs, stage, path.stem, images[path.stem])

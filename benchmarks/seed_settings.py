@@ -43,7 +43,7 @@ def setting_dice(manifest: pd.DataFrame, shards: list[Path], masks_dir: Path, co
     segment = {**config["segment"], **changes.get("segment", {})}
     dice = {}
     with tempfile.TemporaryDirectory() as tmp:
-        out = {"otsu": Path(tmp) / "otsu", "graphcut": Path(tmp) / "graphcut"}
+        out = {"graphcut": Path(tmp) / "graphcut"}
         for shard in shards:
             segment_shard(manifest, shard, config["attribute"]["methods"],
                           config["seeding"]["modes"][:1], out, SeedParams(**seeding),

@@ -5,10 +5,12 @@ The run read no mask (a mask-free collection, or a study of label-free stages); 
 brings the masks in afterwards:
 
     .venv/bin/python benchmarks/stage_scores.py RESULTS_DIR MASKS_DIR \\
-        --stages plain/graphcut,plain/student_graphcut --reference image_prior/otsu_student
+        --stages image_prior/otsu,plain/graphcut,plain/student_graphcut \\
+        --reference image_prior/otsu_student
 
 ``RESULTS_DIR`` is a results folder (``--run`` names the run, default ``default``) whose
-``runs/<run>/masks/<variant>/<stage>/<shard>/`` hold the masks (contracts §6); ``MASKS_DIR`` holds
+``runs/<run>/masks/<variant>/<stage>/<shard>/`` hold the masks (contracts §6; the stages without
+classifier, the Otsu baseline among them, under variant ``image_prior``); ``MASKS_DIR`` holds
 ``<image_id>_segmentation.png``. Every stage is scored on the images of every split it has masks
 of; the reference is compared on the images both have. Prints per stage and split the mean Dice
 with its 95 % bootstrap interval and n, and the mean paired difference to the reference with its

@@ -22,6 +22,7 @@ from xaicut.shards import (
     AUTO_EXPORT_STAGES,
     DATASET_PATTERN,
     IMAGE_PRIOR,
+    OTSU_STAGE,
     SHARD_PATTERN,
     STUDY_SPLITS,
     has_masks_in,
@@ -29,6 +30,7 @@ from xaicut.shards import (
     segmented_splits,
     shard_dataset,
     split_shards,
+    stage_variant,
     student_stage_names,
 )
 
@@ -59,7 +61,9 @@ DEMO = config["data_dir"] == "demo"
 EXTERNAL = external_datasets(config)
 DATA_DIR = LAYOUT.demo_data if DEMO else Path(config["data_dir"])
 FUSE_STAGES = [*config["attribute"]["methods"], "fused"]
-SEGMENT_STAGES = ["otsu", *segment_stage_names(config["seeding"]["modes"])]
+SEGMENT_STAGES = segment_stage_names(config["seeding"]["modes"])
+# What the Otsu lesion depends on (the otsu job of a shard; one per run, no classifier).
+OTSU_SEEDING = {k: config["seeding"][k] for k in ("vignette", "min_area_fraction")}
 # Splits of the main dataset attributed, fused and segmented: the exported ones, val and test.
 SEGMENTED_SPLITS = segmented_splits(config["export"]["splits"])
 EXPORT_VARIANT = export_variant(config)
@@ -281,33 +285,47 @@ def external_mask_dirs(wildcards, stage):
     ]
 
 
+def otsu_mask_dirs(shards):
+    """The Otsu lesions (rule otsu, one folder per run) of ``shards``."""
+    return [str(LAYOUT.masks(IMAGE_PRIOR, OTSU_STAGE, sh)) for sh in shards]
+
+
 def evidence_mask_dirs(wildcards):
-    """The Otsu lesions of the same shards (the evidence a pseudo-label's teacher is checked by)."""
-    return [str(LAYOUT.masks(wildcards.teacher, "otsu", sh)) for sh in teacher_shards()]
+    """The Otsu lesions of the shards whose masks teach a student (the evidence a pseudo-label's
+    teacher is checked by): the train and validation shards, or every shard of the external
+    dataset a student adapts to."""
+    dataset = getattr(wildcards, "dataset", "")
+    return otsu_mask_dirs(dataset_shards(dataset) if dataset else teacher_shards())
 
 
-def student_mask_stages():
-    """(variant folder, stage) of the self-training stages evaluate scores: on the main dataset
-    and on external ones, which the students segment directly (trained on the main dataset).
+def segmented_otsu_dirs(wildcards):
+    """The Otsu lesions of every segmented shard of the main and the external datasets."""
+    return otsu_mask_dirs([sh for d in ["", *EXTERNAL] for sh in dataset_shards(d)])
+
+
+def classifier_free_stages():
+    """The stages evaluate scores with variant ``image_prior`` (no classifier, once per run): the
+    Otsu lesion and, with the student, the graph cut it seeds and the student it teaches.
     """
-    if not STUDENT:
-        return []
-    stages = {
-        EXPORT_VARIANT: student_stage_names(EXPORT_VARIANT),
-        IMAGE_PRIOR: ["graphcut_otsu", *student_stage_names(IMAGE_PRIOR)],
-    }
-    return [(teacher, s) for teacher, names in stages.items() for s in names]
+    student = ["graphcut_otsu", *student_stage_names(IMAGE_PRIOR)] if STUDENT else []
+    return [OTSU_STAGE, *student]
 
 
 def scored_mask_folders(wildcards):
     """(variant, stage, folder) of every per-shard mask folder that evaluate scores, in stage
-    order: fuse and segment stages per variant, then the self-training stages and (main
-    dataset) the supervised U-Net when it runs (variant ``supervised``; ``image_prior`` for
-    the stages without classifier).
+    order: fuse and segment stages per variant, the exported variant's student, the stages
+    without classifier (variant ``image_prior``) and (main dataset) the supervised U-Net when it
+    runs (variant ``supervised``). External datasets are scored on the same stages: the
+    students segment them directly (trained on the main dataset).
     """
     main = not getattr(wildcards, "dataset", "")
     pairs = [(v, s) for v in VARIANTS for s in [*FUSE_STAGES, *SEGMENT_STAGES]]
-    pairs += student_mask_stages()
+    pairs += (
+        [(EXPORT_VARIANT, s) for s in student_stage_names(EXPORT_VARIANT)]
+        if STUDENT
+        else []
+    )
+    pairs += [(IMAGE_PRIOR, s) for s in classifier_free_stages()]
     pairs += [(SUPERVISED, UNET_STAGE)] if main and unet_runs() else []
     shards = scored_shards(wildcards)
     return [
@@ -341,8 +359,9 @@ def student_history(dataset):
 
 def export_inputs(wildcards):
     """What export reads for one dataset, per segmented shard: the exported variant's masks of
-    the exported stage(s), its attribution maps and graph-cut status tables (the student's for a
-    student stage); for export.stage auto, the student's training history that decides.
+    the exported stage(s) (for otsu the run's one Otsu folder), its attribution maps and
+    graph-cut status tables (the student's for a student stage); for export.stage auto, the
+    student's training history that decides.
     """
     dataset = getattr(wildcards, "dataset", "")
     shards = dataset_shards(dataset)
@@ -357,7 +376,7 @@ def export_inputs(wildcards):
     ]
     inputs = {
         "masks": [
-            str(LAYOUT.masks(EXPORT_VARIANT, stage, sh))
+            str(LAYOUT.masks(stage_variant(EXPORT_VARIANT, stage), stage, sh))
             for stage in stages
             for sh in shards
         ],

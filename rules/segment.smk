@@ -1,5 +1,5 @@
-# Attribution maps -> binary masks (fuse); seeds + GMM graph cut and the Otsu baseline (segment).
-# One job per shard.
+# Attribution maps -> binary masks (fuse); seeds + GMM graph cut (segment); the Otsu baseline,
+# which needs no classifier (otsu: once per run, not per variant). One job per shard.
 
 
 rule fuse:
@@ -44,3 +44,19 @@ rule segment:
         seed=config["seed"],
     script:
         "../workflow_scripts/segment.py"
+
+
+rule otsu:
+    input:
+        manifest=shard_manifest,
+    output:
+        directory(LAYOUT.masks(IMAGE_PRIOR, OTSU_STAGE, "{shard}")),
+    log:
+        RUN / "logs" / "otsu" / "{shard}.log",
+    conda:
+        "../envs/segment.yaml"
+    params:
+        seeding=OTSU_SEEDING,
+        shard_size=config["attribute"]["shard_size"],
+    script:
+        "../workflow_scripts/otsu.py"

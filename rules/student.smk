@@ -1,18 +1,17 @@
 # Label-free self-training (docs/self-training.md): the graph cut seeded by Otsu alone on every
 # segmented shard (a teacher without classifier), pseudo-labels from each teacher's masks of the
-# train and validation images, one student U-Net per teacher and round (GPU-capable), then the
-# last round's thresholded output and the graph cut it seeds on every segmented shard. No
-# ground-truth mask is read.
+# train and validation images (checked against the Otsu lesion of rule otsu), one student U-Net
+# per teacher and round (GPU-capable), then the last round's thresholded output and the graph
+# cut it seeds on every segmented shard. No ground-truth mask is read.
 
 
 rule segment_image_prior:
     input:
         manifest=shard_manifest,
     output:
-        masks=[
-            directory(LAYOUT.masks(IMAGE_PRIOR, stage, "{shard}"))
-            for stage in ("otsu", "graphcut_otsu")
-        ],
+        masks=directory(
+            LAYOUT.masks(IMAGE_PRIOR, TEACHER_STAGE[IMAGE_PRIOR], "{shard}")
+        ),
         table=LAYOUT.segment_table(IMAGE_PRIOR, "{shard}"),
     log:
         RUN / "logs" / "segment" / IMAGE_PRIOR / "{shard}.log",
@@ -141,7 +140,7 @@ rule adapt_student:
     input:
         manifest=LAYOUT.manifest("{dataset}"),
         teacher=lambda wildcards: external_mask_dirs(wildcards, "graphcut"),
-        evidence=lambda wildcards: external_mask_dirs(wildcards, "otsu"),
+        evidence=evidence_mask_dirs,
         initial=final_student_model(EXPORT_VARIANT),
     output:
         folder=directory(ADAPTED / "pseudo_labels"),

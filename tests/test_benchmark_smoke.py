@@ -77,10 +77,10 @@ def _write_run(tmp_path, n_images: int = 20):
         write_image(np.dstack([np.where(_rectangle(), 90, 200).astype(np.uint8)] * 3), image_path)
         images.append({"image_id": image_id, "image_path": str(image_path)})
         write_mask(exported, run_dir / "segmentations" / exported_mask_name(image_id))
-        stages = {"graphcut": exported, "graphcut_and": _rectangle(1), "otsu": _rectangle(),
-                  "eigencam_signed": _rectangle(2)}
-        for stage, mask in stages.items():
-            write_mask(mask, run_dir / "masks" / "plain" / stage / f"{split}000" / f"{image_id}.png")
+        stages = {("plain", "graphcut"): exported, ("plain", "graphcut_and"): _rectangle(1),
+                  ("image_prior", "otsu"): _rectangle(), ("plain", "eigencam_signed"): _rectangle(2)}
+        for (variant, stage), mask in stages.items():
+            write_mask(mask, run_dir / "masks" / variant / stage / f"{split}000" / f"{image_id}.png")
         rows.append({"image_id": image_id, "dx": "nv", "split": split, "variant": "plain",
                      "stage": "graphcut", "confidence": 0.9 if good else 0.2 + 0.01 * i})
     pd.DataFrame(rows).to_csv(run_dir / "segmentations.csv", index=False)
@@ -178,11 +178,11 @@ def test_stage_scores_compares_each_stage_with_the_reference_image_by_image(monk
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     bench = importlib.import_module("stage_scores")
     masks_dir, run_dir = _write_run(tmp_path)
-    bench.main([str(run_dir.parents[1]), str(masks_dir), "--stages", "plain/graphcut,plain/otsu",
-                "--reference", "plain/graphcut_and"])
+    bench.main([str(run_dir.parents[1]), str(masks_dir), "--stages",
+                "plain/graphcut,image_prior/otsu", "--reference", "plain/graphcut_and"])
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert list(result["plain/graphcut"]) == ["val", "test", "all"]
-    otsu, graphcut = result["plain/otsu"]["all"], result["plain/graphcut"]["all"]
+    otsu, graphcut = result["image_prior/otsu"]["all"], result["plain/graphcut"]["all"]
     shifted = 2 * 25 * 20 / (2 * 26 * 20)                   # the reference: moved by 1 px
     assert otsu["n_images"] == otsu["n_paired"] == 20 and otsu["dice_mean"] == 1.0
     assert abs(otsu["difference_mean"] - (1 - shifted)) < 1e-9

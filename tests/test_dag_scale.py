@@ -98,6 +98,8 @@ def test_paper_config_dag_on_10015_images(tmp_path):
     # on every shard (export.stage auto may export it) and one for the image prior, scored on the
     # test shards.
     assert jobs["segment_image_prior"] == train_shards + val_shards + test_shards
+    # The Otsu baseline needs no classifier: once per shard, not per variant.
+    assert jobs["otsu"] == train_shards + val_shards + test_shards
     assert jobs["pseudo_labels"] == jobs["train_student"] == 2
     assert jobs["student"] == train_shards + val_shards + test_shards
     assert jobs["otsu_student"] == test_shards

@@ -17,7 +17,8 @@ from xaicut.config import validate_config
 from xaicut.settings import variant_names
 from xaicut.layout import CLASSIFIER_TABLES, METRICS_TABLES, STUDY_TABLES, Layout
 from xaicut.report.inputs import MaskCoverage, report_inputs
-from xaicut.shards import (image_shards, segment_stage_names, shard_rows, split_shards,
+from xaicut.shards import (IMAGE_PRIOR, OTSU_STAGE, image_shards, segment_stage_names,
+                           segmented_splits, shard_rows, split_shards, stage_variant,
                            student_stage_names)
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--cores", "1", "--snakefile",
@@ -36,6 +37,13 @@ def test_paths_follow_the_contracts_and_pass_placeholders_through():
     assert layout.manifest("ph2") == Path("res/external/ph2/manifest.csv")
     assert layout.round_masks("plain", 1, "student", "val000") == Path(
         "res/runs/smooth/student/plain/round1/masks/student/val000")
+
+
+def test_the_otsu_baseline_is_one_folder_for_every_variant():
+    """The Otsu lesion needs no classifier: every variant's otsu is the image prior's."""
+    assert {stage_variant(v, OTSU_STAGE) for v in ("plain", "cbam")} == {IMAGE_PRIOR}
+    assert stage_variant("plain", "graphcut_otsu") == "plain"   # seed mode otsu of a variant
+    assert stage_variant("cbam", "graphcut") == "cbam"
 
 
 def test_image_shards_agree_with_the_shards_cut():
@@ -64,7 +72,7 @@ def planned_jobs(output: str) -> list[tuple[str, dict[str, str], set[str], set[s
 def expected_outputs(layout: Layout, config: dict, rule: str, w: dict[str, str]) -> set[Path]:
     """What the layout says a job of ``rule`` with wildcards ``w`` writes."""
     methods = config["attribute"]["methods"]
-    segment = ["otsu", *segment_stage_names(config["seeding"]["modes"])]
+    segment = segment_stage_names(config["seeding"]["modes"])
     paths = {
         "train": lambda: {layout.train(w["variant"]) / "model.pt",
                           *(layout.classifier_table(w["variant"], t) for t in CLASSIFIER_TABLES)},
@@ -77,6 +85,9 @@ def expected_outputs(layout: Layout, config: dict, rule: str, w: dict[str, str])
         "fuse": lambda: {layout.masks(w["variant"], s, w["shard"]) for s in [*methods, "fused"]},
         "segment": lambda: {*(layout.masks(w["variant"], s, w["shard"]) for s in segment),
                             layout.segment_table(w["variant"], w["shard"])},
+        "otsu": lambda: {layout.masks(IMAGE_PRIOR, OTSU_STAGE, w["shard"])},
+        "segment_image_prior": lambda: {layout.masks(IMAGE_PRIOR, "graphcut_otsu", w["shard"]),
+                                        layout.segment_table(IMAGE_PRIOR, w["shard"])},
         "student": lambda: {*(layout.masks(w["variant"], s, w["shard"])
                               for s in student_stage_names("")),
                             layout.student_segment_table(w["variant"], w["shard"])},
@@ -112,8 +123,15 @@ def test_the_rules_write_and_the_report_reads_where_the_layout_says(tmp_path):
         if expected:
             assert outputs == {str(p) for p in expected}, (rule, wildcards)
             checked.add(rule)
-    assert {"train", "attribute", "fuse", "segment", "evaluate", "export", "report"} <= checked
+    assert {"train", "attribute", "fuse", "segment", "otsu", "segment_image_prior", "evaluate",
+            "export", "report"} <= checked
     manifest = pd.read_csv(layout.manifest())
+    # Two classifier variants, one Otsu baseline: one otsu job per segmented shard.
+    assert len(variant_names(config)) == 2
+    otsu_shards = [w["shard"] for rule, w, _, _ in jobs if rule == "otsu"]
+    segmented = [sh for split in segmented_splits(config["export"]["splits"])
+                 for sh in split_shards(manifest, config["attribute"]["shard_size"], split)]
+    assert sorted(otsu_shards) == sorted(segmented)
     inputs = report_inputs(layout, variant_names(config), [], MaskCoverage.of(manifest, {}))
     read = {p for files in (inputs.files(), inputs.scored_files()) for ps in files.values()
             for p in ps}

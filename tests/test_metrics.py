@@ -118,15 +118,15 @@ def test_metrics_equal_isic_challenge_scoring():
 def test_comparison_tables_order_stages_as_the_pipeline_and_put_the_unet_first():
     per_image = pd.DataFrame([
         {"image_id": i, "variant": v, "stage": s, "dice": d, "jaccard": d / (2 - d)}
-        for v, stages in (("plain", ("graphcut", "otsu", "gradcam", "fused", "student")),
-                          ("supervised", ("unet",)))
+        for v, stages in (("plain", ("graphcut", "gradcam", "fused", "student")),
+                          ("image_prior", ("otsu",)), ("supervised", ("unet",)))
         for s in stages for i, d in (("a", 0.4), ("b", 0.8))])
     per_image = per_image.assign(**{m: 0.5 for m in METRICS if m not in per_image})
     summary = summarise(per_image, ["variant", "stage"])
     ablation = stage_ablation(summary)
     assert list(zip(ablation.variant, ablation.stage)) == [
-        ("plain", s) for s in ("gradcam", "fused", "otsu", "graphcut", "student")
-    ] + [("supervised", "unet")]
+        ("plain", s) for s in ("gradcam", "fused", "graphcut", "student")
+    ] + [("image_prior", "otsu"), ("supervised", "unet")]
     assert list(ablation.columns) == ["variant", "stage", "n_images",
                                       *(c for c in SUMMARY_COLUMNS if c.endswith("_mean"))]
     table = unet_vs_xai(per_image)

@@ -29,6 +29,7 @@ from xaicut.report.loading import ReportSettings
 from xaicut.report.markup import COMPARISON_SECTIONS, NOT_SCORED, SECTION_TITLES
 from xaicut.report.tables import pick_examples
 from xaicut.report.variant_sections import N_WORST
+from xaicut.shards import IMAGE_PRIOR, OTSU_STAGE
 from xaicut.threshold_study import auto_thresholds, best_thresholds, mann_whitney, outcome_table
 
 WIDTH, HEIGHT = 60, 45
@@ -39,8 +40,10 @@ IMAGES = {  # image_id: (dx, predicted dx); shard_size 2: test000 holds the firs
     "ISIC_0000004": ("nv", "nv"),
 }
 METHODS = ("gradcam", "eigencam_signed")
-STAGES = (*METHODS, "fused", "graphcut", "otsu")
+STAGES = (*METHODS, "fused", "graphcut")
+"""Stages of every classifier variant; the Otsu baseline (``OTSU_STAGE``) is the run's, once."""
 SUMMARY_MARKER = 0.4321  # graphcut dice_median in summary.csv; must show as 0.432
+OTSU_DICE = 0.07  # the Otsu baseline's Dice over the first stage's, image by image
 REJECTED_PROBLEM = "image file is empty (0 bytes)"
 
 
@@ -74,6 +77,12 @@ def write_image_outputs(layout: Layout, variant: str, image_id: str, shard: str,
     for j, stage in enumerate(STAGES):
         write_mask(ellipse_mask(30 + k, 22, 10 + j, 8),
                    layout.masks(variant, stage, shard) / f"{image_id}.png")
+
+
+def write_otsu_masks(layout: Layout, image_id: str, shard: str, k: int) -> None:
+    """The Otsu baseline's mask of one image (no classifier: one folder for the run)."""
+    write_mask(ellipse_mask(30 + k, 22, 14, 8),
+               layout.masks(IMAGE_PRIOR, OTSU_STAGE, shard) / f"{image_id}.png")
 
 
 def write_data(layout: Layout, has_mask: bool) -> pd.DataFrame:
@@ -148,13 +157,17 @@ def write_study(layout: Layout, variant: str, manifest: pd.DataFrame) -> None:
 
 
 def write_metrics(layout: Layout, variants: tuple[str, ...]) -> None:
-    """The evaluate tables; variant ``i`` scores 0.1 less Dice than the first."""
+    """The evaluate tables; variant ``i`` scores 0.1 less Dice than the first; the Otsu baseline
+    (one row per image for the run) ``OTSU_DICE`` more than the image's first stage."""
     ids = sorted(IMAGES)
     per_image = pd.DataFrame([
         {"image_id": image_id, "dx": IMAGES[image_id][0], "variant": v, "stage": s,
          **metric_row(0.2 + 0.15 * k + 0.03 * j - 0.1 * i)}
         for i, v in enumerate(variants) for k, image_id in enumerate(ids)
-        for j, s in enumerate(STAGES)])
+        for j, s in enumerate(STAGES)] + [
+        {"image_id": image_id, "dx": IMAGES[image_id][0], "variant": IMAGE_PRIOR,
+         "stage": OTSU_STAGE, **metric_row(0.2 + 0.15 * k + OTSU_DICE)}
+        for k, image_id in enumerate(ids)])
     summary = summarise(per_image, ["variant", "stage"])
     summary.loc[summary.stage == "graphcut", "dice_median"] = SUMMARY_MARKER
     tables = {"per_image": per_image, "summary": summary,
@@ -178,6 +191,8 @@ def make_results(root: Path, variants: tuple[str, ...] = ("plain",), has_mask: b
             write_image_outputs(layout, variant, image_id, f"test00{k // 2}", k)
         if has_mask:
             write_study(layout, variant, manifest)
+    for k, image_id in enumerate(sorted(IMAGES)):
+        write_otsu_masks(layout, image_id, f"test00{k // 2}", k)
     if has_mask:
         write_metrics(layout, variants)
     return ReportSettings(layout=layout, variants=list(variants), methods=list(METHODS),
@@ -223,7 +238,7 @@ def test_report_is_self_contained(report_html: str) -> None:
 
 
 def test_report_shows_stages_sections_and_values(report_html: str) -> None:
-    for name in (*STAGES, *SECTION_TITLES.values(), "Dice distributions per stage"):
+    for name in (*STAGES, OTSU_STAGE, *SECTION_TITLES.values(), "Dice distributions per stage"):
         assert name in report_html
     assert f"<td>{SUMMARY_MARKER:.3f}</td>" in report_html
     assert "<td>weighted avg</td>" in report_html
@@ -255,7 +270,7 @@ def test_every_method_is_drawn_as_a_map() -> None:
 @pytest.mark.parametrize("missing", [
     lambda layout: attribution_path(layout.attribution("plain", "test000"), "ISIC_0000001",
                                     "eigencam_signed"),
-    lambda layout: layout.masks("plain", "otsu", "test001") / "ISIC_0000003.png",
+    lambda layout: layout.masks(IMAGE_PRIOR, OTSU_STAGE, "test001") / "ISIC_0000003.png",
     lambda layout: layout.classifier_table("plain", "history"),
     lambda layout: layout.faithfulness_summary("plain"),
     lambda layout: layout.metrics_table("unet_vs_xai"),
@@ -311,9 +326,24 @@ def test_unet_vs_xai_without_unet(complete: tuple[ReportSettings, str], report_h
 
 def test_ablation_shows_the_evaluate_table(report_html: str) -> None:
     rows = table_rows(section_of(report_html, "ablation"))
-    order = ["gradcam", "eigencam_signed", "fused", "otsu", "graphcut"]
-    assert [(r[0], r[1]) for r in rows] == [(v, s) for v in ("plain", "cbam") for s in order]
+    order = ["gradcam", "eigencam_signed", "fused", "graphcut"]
+    assert [(r[0], r[1]) for r in rows] == [
+        *((v, s) for v in ("plain", "cbam") for s in order), (IMAGE_PRIOR, OTSU_STAGE)]
     assert rows[len(order)][3] == f"{0.2 + 0.225 + 0.03 * 0 - 0.1:.3f}"  # cbam gradcam dice
+
+
+def test_every_variant_is_compared_with_the_one_otsu_baseline(report_html: str) -> None:
+    """The Otsu baseline is scored once (variant image_prior); each variant's summary, examples
+    and failures still show it beside the variant's stages, in pipeline order."""
+    baseline = f"{0.2 + 0.225 + OTSU_DICE:.3f}"     # mean over the images
+    for variant in ("plain", "cbam"):
+        summary = table_rows(section_of(report_html, f"summary-{variant}"))
+        assert [r[0] for r in summary] == ["gradcam", "eigencam_signed", "fused", OTSU_STAGE,
+                                           "graphcut"]
+        assert summary[3][2] == baseline
+        failures = section_of(report_html, f"failures-{variant}")
+        assert f"<th>{OTSU_STAGE}</th>" in failures
+        assert table_rows(failures)[0][-2] == f"{0.2 + OTSU_DICE:.3f}"   # worst image, otsu
 
 
 def test_per_class_dice_table_and_figure(report_html: str) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from test_graphcut import SAMPLE, dice, ellipse_scene, sample_images
 from xaicut.graphcut import GraphCutParams, graph_cut_refine
+from xaicut.io import read_mask, read_rgb, write_image
+from xaicut.segment import otsu_masks, segment_images
 from xaicut.seeds import (
     SEED_MODES,
     Seed,
@@ -59,6 +62,25 @@ def test_otsu_seed_finds_the_dark_ellipse_and_skips_the_vignette():
 
 def test_otsu_seed_of_a_flat_image_is_empty():
     assert not otsu_seed(np.full((60, 80, 3), 140, dtype=np.uint8)).any()
+
+
+def test_the_otsu_baseline_is_written_apart_from_the_graph_cuts(tmp_path):
+    """``otsu_masks`` (rule otsu, once per run) writes the Otsu lesion; ``segment_images`` (rules
+    segment and segment_image_prior) writes only the graph cuts, seeded by the same lesion."""
+    image, truth = vignetted_scene()
+    write_image(image, tmp_path / "ISIC_0000001.png")
+    manifest = pd.DataFrame({"image_id": ["ISIC_0000001"],
+                             "image_path": [str(tmp_path / "ISIC_0000001.png")]})
+    otsu_masks(manifest, ["ISIC_0000001"], tmp_path / "otsu", SeedParams())
+    lesion = read_mask(tmp_path / "otsu" / "ISIC_0000001.png")
+    assert (lesion == otsu_seed(read_rgb(tmp_path / "ISIC_0000001.png"))).all()
+    assert dice(lesion, truth) >= 0.9
+    table = segment_images(manifest, ["ISIC_0000001"], lambda _: {}, ["otsu"],
+                           {"graphcut_otsu": tmp_path / "cut"}, SeedParams(),
+                           GraphCutParams(max_iterations=2), ["graphcut_otsu"])
+    assert list(table.stage) == ["graphcut_otsu"] and list(table.seed_status) == ["ok"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["cut", "otsu"]
+    assert dice(read_mask(tmp_path / "cut" / "ISIC_0000001.png"), truth) >= 0.9
 
 
 # --- seed cleaning ----------------------------------------------------------------------------

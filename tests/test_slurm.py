@@ -44,12 +44,12 @@ SLURM_TINY = {"threads": 1, "attribute": {**TINY["attribute"], "shard_size": 16}
               "variants": {"cbam": None}}   # one classifier: the scheduling is what is tested
 # Every rule but `all` (a local rule) runs as a SLURM job.
 CLUSTER_RULES = {"demo_data", "ingest", "augment", "train_member", "train", "attribute", "threshold_study",
-                 "faithfulness", "fuse", "segment", "train_unet", "unet", "evaluate", "score_segmentations",
+                 "faithfulness", "fuse", "segment", "otsu", "train_unet", "unet", "evaluate", "score_segmentations",
                  "export", "report"}
 GPU_RULES = {"train_member", "train", "attribute", "train_unet", "unet", "train_student", "student",
              "student_round", "otsu_student", "adapt_student"}
 """Rules that ask for a GPU with device: cuda."""
-STAGES = ["gradcam", "shap", "fused", "otsu", "graphcut", "graphcut_trimap_otsu", "graphcut_and",
+STAGES = ["gradcam", "shap", "fused", "graphcut", "graphcut_trimap_otsu", "graphcut_and", "otsu",
           "unet"]
 RUN_TIMEOUT = 480        # seconds for the whole tiny workflow on SLURM (measured: docs/cluster.md)
 

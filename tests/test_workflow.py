@@ -98,9 +98,11 @@ def test_outputs_follow_contracts(finished_run):
     assert pd.read_csv(results / "data" / "rejected.csv").empty   # the demo data has no bad input
     summary = pd.read_csv(results / RUN / "metrics" / "summary.csv")
     assert list(summary.columns) == list(SUMMARY_COLUMNS)
-    stages = ["gradcam", "shap", "fused", "otsu", "graphcut", "graphcut_trimap_otsu", "graphcut_and"]
+    stages = ["gradcam", "shap", "fused", "graphcut", "graphcut_trimap_otsu", "graphcut_and"]
+    # The Otsu baseline needs no classifier: one row for the run, not one per variant.
     assert list(zip(summary.variant, summary.stage)) == [
-        *((v, s) for v in VARIANTS for s in stages), ("supervised", "unet")]
+        *((v, s) for v in VARIANTS for s in stages), ("image_prior", "otsu"), ("supervised", "unet")]
+    assert (summary.stage == "otsu").sum() == 1
     n_test = int((manifest.split == "test").sum())
     assert (summary.n_images == n_test).all()
     assert len(list((results / "supervised" / "unet").glob("test*/*.png"))) == n_test
@@ -128,6 +130,9 @@ def test_outputs_follow_contracts(finished_run):
     assert len(exported) == n_test + n_val and set(exported.variant) == {VARIANTS[0]}
     assert set(exported.split) == {"val", "test"} and (exported.stage == "graphcut").all()
     assert set(status.stage) == {"graphcut", "graphcut_trimap_otsu", "graphcut_and"}
+    masks = results / RUN / "masks"   # one Otsu folder for the run, every segmented shard
+    assert [p.parent.name for p in masks.glob("*/otsu")] == ["image_prior"]
+    assert len(list((masks / "image_prior" / "otsu").glob("*/*.png"))) == n_test + n_val
     html = (results / RUN / "report" / "report.html").read_text()
     assert "graphcut" in html and "data:image/png;base64" in html
     assert "Best threshold per method and class" in html and "Deletion faithfulness" in html
@@ -231,7 +236,9 @@ def test_a_second_run_name_reuses_model_and_maps(finished_run, tmp_path):
     output = run(changed)
     jobs = planned_jobs(output)
     n_shards = len(list((results / RUN / "segment").glob("*/*.csv")))
-    assert jobs == {"fuse": scored_shards(results), "segment": n_shards, **SCORING}
+    n_otsu = len(list((results / RUN / "masks" / "image_prior" / "otsu").iterdir()))
+    assert jobs == {"fuse": scored_shards(results), "segment": n_shards, "otsu": n_otsu,
+                    **SCORING}
     other = results / "runs" / "strong_smoothing"
     assert (other / "report" / "report.html").is_file()
     first = pd.read_csv(results / RUN / "metrics" / "summary.csv")
@@ -311,6 +318,8 @@ def test_summary_command_lists_every_variant(finished_run):
     for variant in VARIANTS:
         assert re.search(rf"classifier {variant} test accuracy: [01]\.\d{{3}}, balanced accuracy: [01]\.\d{{3}}", proc.stdout)
     assert proc.stdout.count("graphcut_and") == len(VARIANTS)
+    otsu = [line.split() for line in proc.stdout.splitlines() if re.search(r"\botsu\b", line)]
+    assert [row[:2] for row in otsu] == [["image_prior", "otsu"]]   # one row, not one per variant
 
 
 @pytest.mark.slow
@@ -328,12 +337,13 @@ def test_an_external_dataset_is_segmented_with_the_trained_models(finished_run, 
     jobs = executed_jobs(run(config))
     n_shards = -(-len(meta) // TINY["attribute"]["shard_size"])
     assert jobs == {"ingest_external": 1, "attribute": 2 * n_shards, "fuse": 2 * n_shards,
-                    "segment": 2 * n_shards, "evaluate_external": 1, "export_external": 1,
-                    "report": 1, "all": 1}
+                    "segment": 2 * n_shards, "otsu": n_shards, "evaluate_external": 1,
+                    "export_external": 1, "report": 1, "all": 1}
     exported = pd.read_csv(results / RUN / "external" / "toy" / "segmentations.csv")
     assert len(exported) == len(meta) and set(exported.variant) == {VARIANTS[0]}
     assert len(list((results / RUN / "external" / "toy" / "segmentations").glob("*.png"))) == len(meta)
     summary = pd.read_csv(results / RUN / "external" / "toy" / "metrics" / "summary.csv")
-    assert set(summary.variant) == set(VARIANTS) and (summary.n_images == len(meta)).all()
+    assert set(summary.variant) == {*VARIANTS, "image_prior"}
+    assert (summary.n_images == len(meta)).all() and (summary.stage == "otsu").sum() == 1
     html = (results / RUN / "report" / "report.html").read_text()
     assert '<section id="cross-dataset">' in html and "<h3>toy</h3>" in html

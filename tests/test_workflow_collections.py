@@ -176,10 +176,13 @@ def test_the_students_segment_an_external_dataset_without_retraining(partial_run
     labels = pd.read_csv(adapted / "pseudo_labels.csv")
     assert len(labels) == len(meta) and labels.split.value_counts()["val"] == 1
     assert jobs["student"] == jobs["otsu_student"] == jobs["segment_image_prior"] == 1
+    assert jobs["otsu"] == 1   # one Otsu baseline: the adapted student's evidence, and scored
     summary = pd.read_csv(partial_run / RUN / "external" / "toy" / "metrics" / "summary.csv")
     scored = set(zip(summary.variant, summary.stage))
-    assert {("plain", "student"), ("plain", "student_graphcut"), ("image_prior", "graphcut_otsu"),
-            ("image_prior", "otsu_student"), ("image_prior", "otsu_student_graphcut")} <= scored
+    assert {("plain", "student"), ("plain", "student_graphcut"), ("image_prior", "otsu"),
+            ("image_prior", "graphcut_otsu"), ("image_prior", "otsu_student"),
+            ("image_prior", "otsu_student_graphcut")} <= scored
+    assert ("plain", "otsu") not in scored
     assert (summary.n_images == len(meta)).all()
     exported = pd.read_csv(partial_run / RUN / "external" / "toy" / "segmentations.csv")
     assert len(exported) == len(meta) and set(exported.stage) == {"student_graphcut"}

@@ -1,4 +1,4 @@
-"""Rule segment: Otsu baseline and GMM + graph cut per seed mode for one shard."""
+"""Rule segment: GMM + graph cut per seed mode for one shard of one classifier variant."""
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
 

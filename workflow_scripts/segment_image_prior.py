@@ -1,5 +1,5 @@
-"""Rule segment_image_prior: the Otsu lesion and the graph cut it seeds (no classifier) for one
-shard of the main dataset."""
+"""Rule segment_image_prior: the graph cut seeded by the Otsu lesion alone (no classifier) for one
+shard of the main or an external dataset."""
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
 
@@ -18,9 +18,9 @@ setup_logging(snakemake.log[0])
 seeding = {k: v for k, v in snakemake.params.seeding.items() if k != "modes"}
 manifest = pd.read_csv(snakemake.input.manifest)
 rows = shard_rows(manifest, snakemake.wildcards.shard, snakemake.params.shard_size)
-with atomic_directories(snakemake.output.masks) as (otsu, graphcut):
+with atomic_directories([snakemake.output.masks]) as (graphcut,):
     table = segment_images(manifest, rows.image_id.tolist(), lambda _: {}, ["otsu"],
-                           {"otsu": otsu, "graphcut_otsu": graphcut}, SeedParams(**seeding),
+                           {"graphcut_otsu": graphcut}, SeedParams(**seeding),
                            GraphCutParams(**snakemake.params.segment, seed=snakemake.params.seed),
                            ["graphcut_otsu"])
 write_csv(table, snakemake.output.table)

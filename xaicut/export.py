@@ -26,7 +26,7 @@ from xaicut.confidence import segmentation_confidence
 from xaicut.ingest import MASK_SUFFIX
 from xaicut.io import atomic_directories, read_mask, read_rgb, write_csv
 from xaicut.layout import Layout
-from xaicut.shards import AUTO_EXPORT_STAGES
+from xaicut.shards import AUTO_EXPORT_STAGES, stage_variant
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,12 @@ class ExportPlan:
     stage: str
     method: str
     classes: tuple[str, ...]
+
+    @property
+    def mask_variant(self) -> str:
+        """The variant folder the masks come from (``image_prior`` for the Otsu lesion); the
+        table's ``variant``."""
+        return stage_variant(self.variant, self.stage)
 
 
 def auto_export_stage(student_history: str | os.PathLike | None, min_agreement: float) -> str:
@@ -91,7 +97,7 @@ def export_shard_rows(rows: pd.DataFrame, mask_dir: Path, maps_dir: Path, plan: 
         attribution = read_attribution(attribution_path(maps_dir, rec.image_id, plan.method))
         records.append({
             "image_id": rec.image_id, "dx": rec.dx, "split": rec.split,
-            "variant": plan.variant, "stage": plan.stage,
+            "variant": plan.mask_variant, "stage": plan.stage,
             "status": mask_status(plan.stage, rec.image_id, not mask.any(), statuses),
             "area_fraction": round(float(mask.mean()), 6),
             "confidence": round(segmentation_confidence(mask, read_rgb(rec.image_path)), 6),
@@ -114,9 +120,9 @@ def export_segmentations(shards: dict[str, pd.DataFrame], layout: Layout,
                          out_dir: str | os.PathLike, out_csv: str | os.PathLike) -> pd.DataFrame:
     """Write the segmentations folder and table of one dataset.
 
-    ``shards``: shard name → its manifest rows (contracts §1); masks and the stored prediction
-    are read from the plan's variant and stage of ``layout`` (``Layout.masks``,
-    ``Layout.attribution``). The folder is filled beside ``out_dir`` and moved into
+    ``shards``: shard name → its manifest rows (contracts §1); the masks of the plan's stage
+    (``Layout.masks`` of ``ExportPlan.mask_variant``) and the stored prediction of its variant
+    (``Layout.attribution``) are read through ``layout``. The folder is filled beside ``out_dir`` and moved into
     place at the end. Returns the table (``EXPORT_COLUMNS``, sorted by image id), also written
     to ``out_csv``.
     """
@@ -124,11 +130,12 @@ def export_segmentations(shards: dict[str, pd.DataFrame], layout: Layout,
     records: list[dict] = []
     with atomic_directories([out_dir]) as (folder,):
         for shard, rows in tqdm(shards.items(), desc="export", unit="shard"):
-            records += export_shard_rows(rows, layout.masks(plan.variant, plan.stage, shard),
+            records += export_shard_rows(rows, layout.masks(plan.mask_variant, plan.stage, shard),
                                          layout.attribution(plan.variant, shard), plan, statuses,
                                          folder)
     table = pd.DataFrame(records, columns=list(EXPORT_COLUMNS))
     table = table.sort_values("image_id").reset_index(drop=True)
     write_csv(table, out_csv)
-    log.info("exported %d images (%s, %s) to %s", len(table), plan.variant, plan.stage, out_dir)
+    log.info("exported %d images (%s, %s) to %s", len(table), plan.mask_variant, plan.stage,
+             out_dir)
     return table

@@ -1,9 +1,10 @@
-"""Stage ``segment``: seeds from attribution maps and image evidence, then GMM + graph cut.
+"""Stages ``segment`` and ``otsu``: seeds from attribution maps and image evidence, then GMM +
+graph cut; the Otsu lesion of the image alone.
 
 Input: the manifest (image paths) and one shard of attribution maps (``docs/data-contracts.md`` §4).
-Output (§6): per image the ``otsu`` baseline mask (image evidence only), one graph-cut mask per seed
-mode (``xaicut.seeds``; the first mode is stage ``graphcut``, the others ``graphcut_{mode}``), and a
-status table.
+Output (§6): per image one graph-cut mask per seed mode (``xaicut.seeds``; the first mode is stage
+``graphcut``, the others ``graphcut_{mode}``) and a status table; ``otsu_masks``: the ``otsu``
+baseline mask (image evidence only, no classifier: once per run).
 """
 
 from __future__ import annotations
@@ -47,12 +48,12 @@ def segment_images(manifest: pd.DataFrame, image_ids: list[str],
                    load_maps: Callable[[str], dict[str, np.ndarray]], modes: list[str],
                    out_dirs: dict[str, str | os.PathLike], seed_params: SeedParams,
                    params: GraphCutParams, stage_names: list[str]) -> pd.DataFrame:
-    """Write the ``otsu`` mask and one graph-cut mask per seed mode of every image; return the
-    status table (``STATUS_COLUMNS``).
+    """Write one graph-cut mask per seed mode of every image; return the status table
+    (``STATUS_COLUMNS``).
 
     ``manifest``: rows with ``image_id`` and ``image_path``; ``load_maps``: image id → its
     attribution maps (an empty dict serves mode ``otsu``); ``stage_names``: the stage of each
-    mode; ``out_dirs``: ``otsu`` and each stage name → mask folder (``{image_id}.png``, 0/255).
+    mode; ``out_dirs``: each stage name → mask folder (``{image_id}.png``, 0/255).
     """
     paths = manifest.set_index("image_id")["image_path"]
     stages = dict(zip(modes, stage_names))
@@ -60,9 +61,6 @@ def segment_images(manifest: pd.DataFrame, image_ids: list[str],
     for image_id in tqdm(image_ids, desc="segment", unit="img"):
         image = read_rgb(paths[image_id])
         maps = load_maps(image_id)
-        vignette = vignette_mask(image) if seed_params.vignette else None
-        write_mask(otsu_seed(image, vignette, min_area_fraction=seed_params.min_area_fraction),
-                   Path(out_dirs["otsu"]) / f"{image_id}.png")
         for mode, stage in stages.items():
             start = time.perf_counter()
             seed = build_seed(mode, maps, image, seed_params)
@@ -74,3 +72,18 @@ def segment_images(manifest: pd.DataFrame, image_ids: list[str],
     log.info("segmented %d images; status counts\n%s", len(image_ids),
              table.groupby(["stage", "status"]).size().to_string())
     return table
+
+
+def otsu_masks(manifest: pd.DataFrame, image_ids: list[str], out_dir: str | os.PathLike,
+               seed_params: SeedParams) -> None:
+    """Write the Otsu lesion (``xaicut.seeds.otsu_seed``; ``seed_params``' ``vignette`` and
+    ``min_area_fraction``) of every image of ``image_ids`` to ``out_dir/{image_id}.png`` (0/255).
+
+    ``manifest``: rows with ``image_id`` and ``image_path``.
+    """
+    paths = manifest.set_index("image_id")["image_path"]
+    for image_id in tqdm(image_ids, desc="otsu", unit="img"):
+        image = read_rgb(paths[image_id])
+        vignette = vignette_mask(image) if seed_params.vignette else None
+        write_mask(otsu_seed(image, vignette, min_area_fraction=seed_params.min_area_fraction),
+                   Path(out_dir) / f"{image_id}.png")

@@ -22,8 +22,9 @@ def variant_train_settings(config: dict[str, Any], variant: str) -> dict[str, An
 
 
 def mask_stages(config: dict[str, Any]) -> list[str]:
-    """Every stage that writes one mask per image of a classifier variant, in pipeline order:
-    the attribution methods' masks, ``fused``, ``otsu``, the graph cuts and (when enabled) the
+    """Every stage that writes one mask per image a classifier variant is exported with, in
+    pipeline order: the attribution methods' masks, ``fused``, ``otsu`` (the Otsu baseline,
+    one per run: ``xaicut.shards.stage_variant``), the graph cuts and (when enabled) the
     student's stages."""
     student = student_stage_names("") if config["student"]["enabled"] else []
     return [*config["attribute"]["methods"], "fused", "otsu",

@@ -94,8 +94,19 @@ def segment_stage_names(modes: list[str]) -> list[str]:
 
 
 IMAGE_PRIOR = "image_prior"
-"""Folder name, in place of a classifier variant, of the stages that use no classifier: the graph
-cut seeded by Otsu alone (``graphcut_otsu``) and the student it teaches."""
+"""Folder name, in place of a classifier variant, of the stages that use no classifier: the Otsu
+lesion (``OTSU_STAGE``), the graph cut it seeds (``graphcut_otsu``) and the student it teaches.
+Each is computed and scored once per run, not per classifier variant."""
+OTSU_STAGE = "otsu"
+"""Stage of the Otsu lesion of the image alone (``xaicut.seeds.otsu_seed``): the baseline every
+classifier variant is compared with and the pseudo-labels' evidence, in the ``IMAGE_PRIOR``
+folder."""
+
+
+def stage_variant(variant: str, stage: str) -> str:
+    """The variant folder of ``stage``'s masks as classifier ``variant`` sees them: ``IMAGE_PRIOR``
+    for ``OTSU_STAGE`` (one per run), else ``variant``."""
+    return IMAGE_PRIOR if stage == OTSU_STAGE else variant
 
 
 def student_stage_names(teacher: str) -> list[str]:

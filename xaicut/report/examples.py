@@ -19,7 +19,7 @@ from xaicut.report.loading import ReportSettings, VariantTables
 from xaicut.report.overlays import (PREDICTION_COLOUR, TRUTH_COLOUR, jet_overlay, outline,
                                     thumbnail, thumbnail_mask)
 from xaicut.report.tables import predicted_dx
-from xaicut.shards import image_shards
+from xaicut.shards import image_shards, stage_variant
 
 TRUTH = "truth"
 """Key of the ground-truth mask among an example's masks and the grid's columns."""
@@ -54,7 +54,8 @@ def _load_example(settings: ReportSettings, tables: VariantTables, record: pd.Se
                   image_id: str, shard: str, stages: list[str]) -> Example:
     layout, variant = settings.layout, tables.variant
     maps_dir = layout.attribution(variant, shard)
-    mask_paths = {s: layout.masks(variant, s, shard) / f"{image_id}.png" for s in stages}
+    mask_paths = {s: layout.masks(stage_variant(variant, s), s, shard) / f"{image_id}.png"
+                  for s in stages}
     mask_paths[TRUTH] = Path(record["mask_path"])
     rows = tables.per_image[tables.per_image["image_id"] == image_id]
     return Example(

@@ -14,11 +14,12 @@ from typing import Any
 
 import pandas as pd
 
-from xaicut.comparison import VARIANT
+from xaicut.comparison import VARIANT, pipeline_sorted
 from xaicut.settings import external_datasets, variant_names
 from xaicut.layout import Layout
 from xaicut.report.inputs import (AUTO_THRESHOLDS, FAITHFULNESS, MaskCoverage, ReportInputs,
                                   report_inputs)
+from xaicut.shards import stage_variant
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,10 @@ class RunTables:
 
 @dataclass(frozen=True)
 class VariantTables:
-    """The tables of one classifier variant: its rows of the metrics tables (``None`` without
-    test masks), its classifier and faithfulness tables, and its threshold study (``study``:
-    name → table, ``auto_thresholds``: method → threshold; ``None`` without the study)."""
+    """The tables of one classifier variant: its rows of the metrics tables with the Otsu
+    baseline's (``of_variant``; ``None`` without test masks), its classifier and faithfulness
+    tables, and its threshold study (``study``: name → table, ``auto_thresholds``: method →
+    threshold; ``None`` without the study)."""
 
     variant: str
     per_image: pd.DataFrame | None
@@ -108,10 +110,14 @@ def load_run_tables(settings: ReportSettings) -> RunTables:
 
 
 def of_variant(table: pd.DataFrame | None, variant: str) -> pd.DataFrame | None:
-    """The rows of one variant of a metrics table, without the variant column."""
+    """The rows of one classifier variant of a metrics table and those of the Otsu baseline it
+    is compared with (scored once, variant ``image_prior``: ``stage_variant``), without the
+    variant column, stages in pipeline order."""
     if table is None:
         return None
-    return table[table[VARIANT] == variant].drop(columns=VARIANT).reset_index(drop=True)
+    folders = table["stage"].astype(str).map(lambda stage: stage_variant(variant, stage))
+    rows = table[table[VARIANT] == folders].drop(columns=VARIANT)
+    return pipeline_sorted(rows).reset_index(drop=True)
 
 
 def load_variant_tables(run: RunTables, variant: str) -> VariantTables:

@@ -128,8 +128,10 @@ def ablation_section(run: RunTables) -> str:
     if "stage_ablation" not in run.metrics:
         return section("ablation", None, [note(NOT_SCORED)])
     intro = ("<p>Mean scores over the test images per classifier variant, stages in pipeline "
-             "order: attribution-map masks, fused mask, Otsu baseline, graph cuts, students, "
-             "U-Net.</p>")
+             "order: attribution-map masks, fused mask, graph cuts, students; then the stages "
+             "without classifier, once (image_prior: the Otsu baseline and, with self-training, "
+             "the graph cut it seeds and the student it teaches) and the U-Net "
+             "(supervised).</p>")
     return section("ablation", None, [intro, table_html(run.metrics["stage_ablation"])])
 
 
