@@ -3,12 +3,14 @@ external dataset."""
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
 
+# isort: split
+
 import pandas as pd
 
 from xaicut.io import atomic_directories
 from xaicut.logs import setup_logging
-from xaicut.segment import otsu_masks
 from xaicut.seeds import SeedParams
+from xaicut.segment import otsu_masks
 from xaicut.shards import shard_rows
 
 setup_logging(snakemake.log[0])

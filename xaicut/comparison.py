@@ -81,8 +81,8 @@ def unet_vs_xai(per_image: pd.DataFrame) -> pd.DataFrame:
     segmentations, the method name, image count, and Dice and Jaccard as mean and sample SD
     over images (SD empty for one image); U-Net first."""
     stages = per_image["stage"].astype(str)
-    rows = pipeline_sorted(per_image[(stages == UNET_STAGE) | stages.map(is_label_only_segmentation)],
-                           first=UNET_STAGE)
+    scored = (stages == UNET_STAGE) | stages.map(is_label_only_segmentation)
+    rows = pipeline_sorted(per_image[scored], first=UNET_STAGE)
     keys = group_keys(rows)
     table = rows.groupby(keys, sort=False).agg(
         n_images=("dice", "count"), dice_mean=("dice", "mean"), dice_sd=("dice", "std"),

@@ -122,9 +122,9 @@ def export_segmentations(shards: dict[str, pd.DataFrame], layout: Layout,
 
     ``shards``: shard name → its manifest rows (contracts §1); the masks of the plan's stage
     (``Layout.masks`` of ``ExportPlan.mask_variant``) and the stored prediction of its variant
-    (``Layout.attribution``) are read through ``layout``. The folder is filled beside ``out_dir`` and moved into
-    place at the end. Returns the table (``EXPORT_COLUMNS``, sorted by image id), also written
-    to ``out_csv``.
+    (``Layout.attribution``) are read through ``layout``. The folder is filled beside ``out_dir``
+    and moved into place at the end. Returns the table (``EXPORT_COLUMNS``, sorted by image id),
+    also written to ``out_csv``.
     """
     statuses = read_statuses(status_tables)
     records: list[dict] = []

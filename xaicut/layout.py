@@ -143,7 +143,8 @@ class Layout:
         return self.masks(variant, stage, shard)
 
     def segment_table(self, teacher: str, shard: str) -> Path:
-        """The graph-cut status table of a shard, of a classifier variant or the image prior (§6)."""
+        """The graph-cut status table of a shard, of a classifier variant or the image prior
+        (§6)."""
         return self.run / "segment" / teacher / f"{shard}.csv"
 
     def student(self, teacher: str) -> Path:

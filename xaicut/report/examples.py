@@ -16,8 +16,14 @@ import pandas as pd
 from xaicut.attribution_store import attribution_path, read_attribution
 from xaicut.io import read_mask, read_rgb
 from xaicut.report.loading import ReportSettings, VariantTables
-from xaicut.report.overlays import (PREDICTION_COLOUR, TRUTH_COLOUR, jet_overlay, outline,
-                                    thumbnail, thumbnail_mask)
+from xaicut.report.overlays import (
+    PREDICTION_COLOUR,
+    TRUTH_COLOUR,
+    jet_overlay,
+    outline,
+    thumbnail,
+    thumbnail_mask,
+)
 from xaicut.report.tables import predicted_dx
 from xaicut.shards import image_shards, stage_variant
 

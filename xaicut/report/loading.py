@@ -15,10 +15,15 @@ from typing import Any
 import pandas as pd
 
 from xaicut.comparison import VARIANT, pipeline_sorted
-from xaicut.settings import external_datasets, variant_names
 from xaicut.layout import Layout
-from xaicut.report.inputs import (AUTO_THRESHOLDS, FAITHFULNESS, MaskCoverage, ReportInputs,
-                                  report_inputs)
+from xaicut.report.inputs import (
+    AUTO_THRESHOLDS,
+    FAITHFULNESS,
+    MaskCoverage,
+    ReportInputs,
+    report_inputs,
+)
+from xaicut.settings import external_datasets, variant_names
 from xaicut.shards import stage_variant
 
 
@@ -49,8 +54,8 @@ class ReportSettings:
 @dataclass(frozen=True)
 class RunTables:
     """The tables over every variant, read from ``inputs``: data, exported masks, and the
-    scores the masks allow (``metrics``: name → table of ``METRICS_TABLES``, empty without test masks;
-    ``external_metrics``: per external dataset with masks, its stage ablation)."""
+    scores the masks allow (``metrics``: name → table of ``METRICS_TABLES``, empty without test
+    masks; ``external_metrics``: per external dataset with masks, its stage ablation)."""
 
     inputs: ReportInputs
     manifest: pd.DataFrame

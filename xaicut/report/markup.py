@@ -87,8 +87,9 @@ def navigation(variants: list[str]) -> list[str]:
         (v, [a for a in SECTION_TITLES if a not in COMPARISON_SECTIONS]) for v in variants]
     navs = []
     for variant, anchors in lines:
-        links = " | ".join(f'<a href="#{anchor_id(a, variant)}">{html.escape(SECTION_TITLES[a])}</a>'
-                           for a in anchors)
+        links = " | ".join(
+            f'<a href="#{anchor_id(a, variant)}">{html.escape(SECTION_TITLES[a])}</a>'
+            for a in anchors)
         label = f"<b>{html.escape(variant)}</b>: " if variant else ""
         navs.append(f"<nav>{label}{links}</nav>")
     return navs

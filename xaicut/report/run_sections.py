@@ -17,8 +17,7 @@ from xaicut.published import published_table
 from xaicut.report.figures import by_class_figure
 from xaicut.report.galleries import gallery_figure
 from xaicut.report.loading import ReportSettings, RunTables
-from xaicut.report.markup import (NOT_SCORED, figure_html, navigation, note, section,
-                                   table_html)
+from xaicut.report.markup import NOT_SCORED, figure_html, navigation, note, section, table_html
 from xaicut.report.overlays import PREDICTION_COLOUR, outline, thumbnail, thumbnail_mask
 from xaicut.report.tables import mask_coverage_text, our_results, stage_order, status_counts
 
