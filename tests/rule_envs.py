@@ -122,7 +122,8 @@ def third_party_imports(script: Path, package_dir: Path) -> dict[str, Path]:
     while queue:
         path = queue.pop(0)
         in_package = path.is_relative_to(package_dir)
-        package = ".".join(path.relative_to(package_dir.parent).parent.parts) if in_package else None
+        package = (".".join(path.relative_to(package_dir.parent).parent.parts) if in_package
+                   else None)
         helpers_dir = None if in_package else script.parent
         for name in sorted(imported_modules(ast.parse(path.read_text(), str(path)), package)):
             local = local_module_file(name, package_dir, helpers_dir)

@@ -24,8 +24,8 @@ PY_TYPES = {"int": (int, np.integer), "float": (float, np.floating), "str": (str
 def doc_table(section: str) -> list[list[str]]:
     """Rows of the first Markdown table after heading ``section`` (header excluded)."""
     body = DOC.split(f"## {section}", 1)[1].split("\n## ", 1)[0]
-    lines = [l for l in body.splitlines() if l.startswith("|")]
-    return [[c.strip() for c in l.strip("|").split("|")] for l in lines[2:]]
+    lines = [line for line in body.splitlines() if line.startswith("|")]
+    return [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
 
 
 def sample(values: np.ndarray) -> AttributionMap:

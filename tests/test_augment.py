@@ -22,7 +22,8 @@ def test_dataset_b_balances_train_and_val_only(tiny_release, tmp_path):
     manifest = build_manifest(tiny_release, val=0.2, test=0.2, seed=1)
     # Make nv the majority so other classes get copies.
     extra = manifest[manifest.dx == "nv"].assign(split="train")
-    manifest = pd.concat([manifest] + [extra.assign(image_id=extra.image_id + f"x{k}") for k in range(3)])
+    manifest = pd.concat([manifest] + [extra.assign(image_id=extra.image_id + f"x{k}")
+                                       for k in range(3)])
     dataset = build_dataset_b(manifest, tmp_path / "aug", enabled=True, target_fraction=1.0,
                               max_copies=5, seed=7)
     assert tuple(dataset.columns) == DATASET_B_COLUMNS

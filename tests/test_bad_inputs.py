@@ -21,8 +21,13 @@ from PIL import Image
 
 from conftest import REPO, write_tiny_release
 from xaicut.config import ConfigError, validate_config
-from xaicut.ingest import (MAX_IMAGE_PIXELS, NOT_IN_METADATA, REJECTED_COLUMNS, DatasetError,
-                           ingest_release)
+from xaicut.ingest import (
+    MAX_IMAGE_PIXELS,
+    NOT_IN_METADATA,
+    REJECTED_COLUMNS,
+    DatasetError,
+    ingest_release,
+)
 from xaicut.io import write_mask
 from xaicut.model import build_classifier, check_pretrained_weights, load_checkpoint
 
@@ -172,7 +177,8 @@ def test_bad_image_input_is_named_or_skipped(case, release):
     with pytest.raises(DatasetError) as err:
         ingest_release(release, val=0.2, test=0.2, seed=1)
     lines = [line for line in str(err.value).splitlines() if problem in line]
-    assert lines and all(line.startswith(str(named_file(release))) for line in lines), str(err.value)
+    assert lines and all(line.startswith(str(named_file(release)))
+                         for line in lines), str(err.value)
     assert "on_bad_input: skip" in str(err.value)
 
     skipped = ingest_release(release, val=0.2, test=0.2, seed=1, on_bad_input="skip")

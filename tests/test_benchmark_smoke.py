@@ -78,9 +78,11 @@ def _write_run(tmp_path, n_images: int = 20):
         images.append({"image_id": image_id, "image_path": str(image_path)})
         write_mask(exported, run_dir / "segmentations" / exported_mask_name(image_id))
         stages = {("plain", "graphcut"): exported, ("plain", "graphcut_and"): _rectangle(1),
-                  ("image_prior", "otsu"): _rectangle(), ("plain", "eigencam_signed"): _rectangle(2)}
+                  ("image_prior", "otsu"): _rectangle(),
+                  ("plain", "eigencam_signed"): _rectangle(2)}
         for (variant, stage), mask in stages.items():
-            write_mask(mask, run_dir / "masks" / variant / stage / f"{split}000" / f"{image_id}.png")
+            write_mask(mask,
+                       run_dir / "masks" / variant / stage / f"{split}000" / f"{image_id}.png")
         rows.append({"image_id": image_id, "dx": "nv", "split": split, "variant": "plain",
                      "stage": "graphcut", "confidence": 0.9 if good else 0.2 + 0.01 * i})
     pd.DataFrame(rows).to_csv(run_dir / "segmentations.csv", index=False)
@@ -114,7 +116,8 @@ def test_confidence_design_ranks_candidates_on_the_chosen_split(monkeypatch, tmp
     assert output.startswith("val: 10 images")
     summary = json.loads(output.strip().splitlines()[-1])
     assert summary["agreement with otsu"]["spearman_rho"] > 0.8
-    assert summary["mean agreement, all masks x (1 - border)"]["failure_rate_least_confident"] == 1.0
+    assert (summary["mean agreement, all masks x (1 - border)"]["failure_rate_least_confident"]
+            == 1.0)
     assert summary["solidity x tanh(separation) (shipped)"]["spearman_rho"] > 0.8
     assert bench.border_contact(np.ones((40, 50), bool)) == 1.0
     assert bench.border_contact(_rectangle()) == 0.0
@@ -139,7 +142,8 @@ def test_map_threshold_rules_scores_label_free_rules_and_auto(monkeypatch, tmp_p
     assert summary["otsu"] == {"val": 1.0, "test": 1.0}
     assert summary["0.5"] == {"val": 1.0, "test": 1.0}
     assert summary["0.1"]["val"] < 1.0                    # every pixel above the cut
-    assert any(name.startswith("auto (") and scores["val"] == 1.0 for name, scores in summary.items())
+    assert any(name.startswith("auto (") and scores["val"] == 1.0
+               for name, scores in summary.items())
 
 
 def test_seed_settings_scores_each_setting_against_the_baseline(monkeypatch, tmp_path, capsys):
@@ -160,7 +164,8 @@ def test_seed_settings_scores_each_setting_against_the_baseline(monkeypatch, tmp
         rows.append({"image_id": image_id, "image_path": str(image_path), "split": split})
         for method in methods:
             values = (truth * 0.6 + 0.2).astype(np.float32)
-            write_attribution(AttributionMap(image_id, method, values, 0, "nv", 0, 0.9, 0, "x" * 64),
+            write_attribution(AttributionMap(image_id, method, values, 0, "nv", 0, 0.9, 0,
+                                             "x" * 64),
                               attribution_path(results / "attribution" / "plain" / f"{split}000",
                                                image_id, method))
     (results / "data").mkdir()

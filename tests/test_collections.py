@@ -10,12 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import write_tiny_release
 from xaicut.attribution_store import AttributionMap, attribution_path, write_attribution
 from xaicut.classes import class_names
 from xaicut.confidence import colour_separation, segmentation_confidence, solidity
-from xaicut.export import (EXPORT_COLUMNS, ExportPlan, auto_export_stage, export_segmentations,
-                           exported_mask_name)
+from xaicut.export import (
+    EXPORT_COLUMNS,
+    ExportPlan,
+    auto_export_stage,
+    export_segmentations,
+    exported_mask_name,
+)
 from xaicut.ingest import MASK_DIR, DatasetError, ingest_release
 from xaicut.io import read_mask, write_csv, write_image, write_mask
 from xaicut.layout import Layout
@@ -54,7 +58,8 @@ def test_masks_required_names_each_image_without_one(tiny_release):
     victim = tiny_release / MASK_DIR / "ISIC_0000005_segmentation.png"
     victim.unlink()
     assert not ingest(tiny_release).set_index("image_id").has_mask["ISIC_0000005"]
-    with pytest.raises(DatasetError, match=r"ISIC_0000005_segmentation.png: mask missing \(masks: required\)"):
+    with pytest.raises(DatasetError,
+                       match=r"ISIC_0000005_segmentation.png: mask missing \(masks: required\)"):
         ingest(tiny_release, masks="required")
 
 
@@ -65,7 +70,8 @@ def test_a_broken_mask_is_still_a_problem_when_masks_are_optional(tiny_release):
 
 
 def write_plain_collection(root: Path, labels: dict[str, str], png: set[str]) -> None:
-    """The plain layout: images/ (JPEG or PNG), metadata.csv with image_id and a diagnosis column."""
+    """The plain layout: images/ (JPEG or PNG), metadata.csv with image_id and a diagnosis
+    column."""
     rng = np.random.default_rng(0)
     for image_id in labels:
         image = rng.integers(0, 255, (30, 40, 3)).astype(np.uint8)
@@ -90,7 +96,8 @@ def test_the_plain_layout_takes_its_class_names_from_the_data(tmp_path):
 
 
 def test_a_folder_with_no_known_metadata_file_names_both(tmp_path):
-    with pytest.raises(DatasetError, match=r"HAM10000_metadata.csv: metadata file not found \(nor .*/metadata.csv of the plain layout\)"):
+    with pytest.raises(DatasetError, match=r"HAM10000_metadata.csv: metadata file not found "
+                                           r"\(nor .*/metadata.csv of the plain layout\)"):
         ingest(tmp_path)
 
 
@@ -106,7 +113,8 @@ def disc(shape=(40, 60), centre=(20, 30), radius=10) -> np.ndarray:
 def lesion_image(mask: np.ndarray, seed: int = 0) -> np.ndarray:
     """Noisy skin (RGB 200, 160, 140) with a brown lesion (110, 70, 50) where ``mask`` holds."""
     rng = np.random.default_rng(seed)
-    image = np.where(mask[..., None], [110, 70, 50], [200, 160, 140]) + rng.normal(0, 8, (*mask.shape, 3))
+    image = (np.where(mask[..., None], [110, 70, 50], [200, 160, 140])
+             + rng.normal(0, 8, (*mask.shape, 3)))
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
@@ -126,15 +134,18 @@ def test_confidence_is_high_for_a_compact_distinct_lesion_and_low_otherwise():
 
 def test_confidence_cues():
     lesion = disc()
-    assert solidity(lesion) == pytest.approx(1.0, abs=0.05) and solidity(np.zeros_like(lesion)) == 0.0
+    assert solidity(lesion) == pytest.approx(1.0, abs=0.05)
+    assert solidity(np.zeros_like(lesion)) == 0.0
     assert colour_separation(lesion_image(lesion), lesion) > 3.0
-    assert colour_separation(np.full((*lesion.shape, 3), 128, np.uint8), lesion) == pytest.approx(0.0, abs=1e-9)
+    assert colour_separation(np.full((*lesion.shape, 3), 128, np.uint8), lesion) == pytest.approx(
+        0.0, abs=1e-9)
 
 
 def test_export_writes_one_named_mask_per_image_and_the_table(tmp_path):
     rows = pd.DataFrame({"image_id": ["ISIC_1", "ISIC_2"], "dx": ["mel", ""],
                          "split": ["test", "test"], "label": [1, -1],
-                         "image_path": [str(tmp_path / "images" / f"ISIC_{i}.png") for i in (1, 2)]})
+                         "image_path": [str(tmp_path / "images" / f"ISIC_{i}.png")
+                                        for i in (1, 2)]})
     for path in rows.image_path:
         write_image(lesion_image(disc()), path)
     layout = Layout(tmp_path / "results")

@@ -1,4 +1,5 @@
-"""Config: the shipped config validates; unknown keys, wrong types and missing data_dir are named."""
+"""Config: the shipped config validates; unknown keys, wrong types and missing data_dir are
+named."""
 
 from __future__ import annotations
 
@@ -30,8 +31,10 @@ def test_shipped_config_is_valid_and_defaults_fill_in():
      "one of attribute.methods"),
     ({"data_dir": "demo", "fuse": {"threshold_method": "best"}}, "'best' is not one of"),
     ({"data_dir": "demo", "attribute": {"methods": ["deepshap"]}}, "'deepshap' is not one of"),
-    ({"data_dir": "demo", "variants": {"cbam": {"cbm": True}}}, r"variants.cbam: .*'cbm' was unexpected"),
-    ({"data_dir": "demo", "variants": {"big": {"arch": "resnet1000"}}}, "variants.big: .*resnet1000"),
+    ({"data_dir": "demo", "variants": {"cbam": {"cbm": True}}},
+     r"variants.cbam: .*'cbm' was unexpected"),
+    ({"data_dir": "demo", "variants": {"big": {"arch": "resnet1000"}}},
+     "variants.big: .*resnet1000"),
     ({"data_dir": "demo", "variants": {"a": None}}, "every variant is null"),
     ({"data_dir": "demo", "variants": {"a/b": {}}}, "does not match"),
     ({"data_dir": "demo", "train": {"arch": "resnet34", "cbam": False},
@@ -64,7 +67,8 @@ def merged(base: dict, overlay: dict) -> dict:
     return out
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "configs" / "overlays").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((REPO / "configs" / "overlays").glob("*.yaml")),
+                         ids=lambda p: p.name)
 def test_overlay_configs_validate_on_the_real_data_config(path):
     base = yaml.safe_load((REPO / "configs" / "cpu-real.yaml").read_text())
     overlay = yaml.safe_load(path.read_text())

@@ -1,5 +1,6 @@
-"""Workflow conventions: `snakemake --lint` has nothing to report, `snakefmt --check` is clean,
-outputs are written atomically, and nothing evaluates text as code."""
+"""Workflow conventions: `snakemake --lint` has nothing to report, `snakefmt --check` and
+`ruff check` (lint and import order, configured in pyproject.toml) are clean, outputs are written
+atomically, and nothing evaluates text as code."""
 
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ def test_snakemake_lint_reports_nothing():
 def test_snakefmt_check_is_clean():
     files = ["Snakefile", *sorted(str(p.relative_to(REPO)) for p in (REPO / "rules").glob("*.smk"))]
     proc = subprocess.run([str(BIN / "snakefmt"), "--check", *files], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ruff_check_is_clean():
+    proc = subprocess.run([str(BIN / "ruff"), "check", "--no-cache", "."], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

@@ -103,13 +103,17 @@ def test_paper_config_dag_on_10015_images(tmp_path):
     assert jobs["pseudo_labels"] == jobs["train_student"] == 2
     assert jobs["student"] == train_shards + val_shards + test_shards
     assert jobs["otsu_student"] == test_shards
-    assert sum(jobs.values()) < 600  # 10,015 images, two models: about 540 jobs (shards, not images)
+    # 10,015 images, two models: about 540 jobs (shards, not images)
+    assert sum(jobs.values()) < 600
 
     assert "student_round" not in jobs
     bigger = job_counts(snakemake(results, data, "--dry-run", shard_size=400, rounds=2))
-    bigger_shards = {s: -(-n // 400) for s, n in zip(("train", "val", "test"), (n_train, n_val, n_test))}
-    assert bigger["attribute"] == variants * (bigger_shards["val"] + bigger_shards["test"]) + bigger_shards["train"]
-    assert bigger["segment"] == variants * bigger_shards["test"] + bigger_shards["train"] + bigger_shards["val"]
+    bigger_shards = {s: -(-n // 400)
+                     for s, n in zip(("train", "val", "test"), (n_train, n_val, n_test))}
+    assert bigger["attribute"] == (variants * (bigger_shards["val"] + bigger_shards["test"])
+                                   + bigger_shards["train"])
+    assert bigger["segment"] == (variants * bigger_shards["test"] + bigger_shards["train"]
+                                 + bigger_shards["val"])
     # Two rounds: each teacher's round-1 student segments the train and validation shards.
     assert bigger["pseudo_labels"] == bigger["train_student"] == 2 * 2
     assert bigger["student_round"] == 2 * (bigger_shards["train"] + bigger_shards["val"])

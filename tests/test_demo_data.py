@@ -59,11 +59,13 @@ def colour_stats(demo) -> pd.DataFrame:
         image = read_rgb(image_path(root, rec.image_id)).astype(float)
         mask = read_mask(mask_path(root, rec.image_id))
         far = ~cv2.dilate(mask.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
-        contour = max(cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[0],
+        contour = max(cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                       cv2.CHAIN_APPROX_NONE)[0],
                       key=cv2.contourArea)
         rows.append({"lesion_id": rec.lesion_id, "dx": rec.dx, "area": mask.mean(),
                      "touches_border": bool(mask[[0, -1]].any() or mask[:, [0, -1]].any()),
-                     "solidity": cv2.contourArea(contour) / cv2.contourArea(cv2.convexHull(contour)),
+                     "solidity": (cv2.contourArea(contour)
+                                  / cv2.contourArea(cv2.convexHull(contour))),
                      **{f"in{c}": v for c, v in enumerate(image[mask].mean(0))},
                      **{f"out{c}": v for c, v in enumerate(np.median(image[far], 0))}})
     return pd.DataFrame(rows)
@@ -75,7 +77,8 @@ def test_release_layout_and_metadata_vocabulary(demo):
         "HAM10000_images_part_1", "HAM10000_metadata.csv", "HAM10000_segmentations_lesion_tschandl"]
     assert list(pd.read_csv(root / "HAM10000_metadata.csv").columns) == COLUMNS
     assert list(meta.columns) == COLUMNS
-    assert meta.lesion_id.str.fullmatch(r"HAM_\d{7}").all() and meta.image_id.str.fullmatch(r"ISIC_\d{7}").all()
+    assert meta.lesion_id.str.fullmatch(r"HAM_\d{7}").all()
+    assert meta.image_id.str.fullmatch(r"ISIC_\d{7}").all()
     numbers = meta.image_id.str[5:].astype(int)
     assert numbers.is_unique and (np.diff(numbers) == 1).all()
     assert set(meta.dx_type) <= {"histo", "follow_up", "consensus", "confocal"}
@@ -109,7 +112,8 @@ def test_some_lesions_are_photographed_two_or_three_times(demo, colour_stats):
     root, meta = demo
     photos = meta.groupby("lesion_id").size()
     assert photos.max() <= 3 and 0.1 < (photos > 1).mean() < 0.35
-    assert (meta.groupby("lesion_id")[["dx", "age", "sex", "localization"]].nunique() == 1).all().all()
+    assert (meta.groupby("lesion_id")[["dx", "age", "sex", "localization"]].nunique()
+            == 1).all().all()
     repeated = photos[photos > 1].index[0]
     ids = meta.image_id[meta.lesion_id == repeated].tolist()
     assert image_path(root, ids[0]).read_bytes() != image_path(root, ids[1]).read_bytes()
@@ -120,7 +124,8 @@ def test_some_lesions_are_photographed_two_or_three_times(demo, colour_stats):
 
 
 def test_no_repeats_when_repeat_fraction_is_zero_and_few_lesions_work(tmp_path):
-    meta = write_demo_dataset(tmp_path, n_lesions=6, seed=0, width=64, height=48, repeat_fraction=0.0)
+    meta = write_demo_dataset(tmp_path, n_lesions=6, seed=0, width=64, height=48,
+                              repeat_fraction=0.0)
     assert len(meta) == 6 and meta.lesion_id.is_unique
     with pytest.raises(ValueError):
         write_demo_dataset(tmp_path / "none", n_lesions=0, seed=0)
@@ -155,7 +160,8 @@ def test_class_is_visible_only_inside_the_lesion(colour_stats):
         groups = [lesions[lesions.dx == dx] for dx in CLASSES]
         f_inside = f_oneway(*[g[f"in{channel}"] for g in groups]).statistic
         f_outside = f_oneway(*[g[f"out{channel}"] for g in groups]).statistic
-        assert f_inside > 15 and f_outside < 5 and f_inside > 8 * f_outside, (channel, f_inside, f_outside)
+        assert f_inside > 15 and f_outside < 5 and f_inside > 8 * f_outside, (channel, f_inside,
+                                                                              f_outside)
     class_means = lesions.groupby("dx").mean()
     spread_in = class_means[["in0", "in1", "in2"]].std().mean()
     spread_out = class_means[["out0", "out1", "out2"]].std().mean()
@@ -171,7 +177,7 @@ def test_full_size_images_are_fast_and_match_ham10000_geometry(tmp_path):
     start = time.perf_counter()
     meta = write_demo_dataset(tmp_path, n_lesions=6, seed=1)
     seconds_per_image = (time.perf_counter() - start) / len(meta)
-    assert seconds_per_image < 0.4                 # target ~0.06 s; generous for a loaded CI machine
+    assert seconds_per_image < 0.4  # target ~0.06 s; generous for a loaded CI machine
     image = read_rgb(image_path(tmp_path, meta.image_id[0]))
     assert image.shape == (450, 600, 3)
     assert read_mask(mask_path(tmp_path, meta.image_id[0])).shape == (450, 600)
@@ -179,7 +185,8 @@ def test_full_size_images_are_fast_and_match_ham10000_geometry(tmp_path):
 
 def test_cli_writes_the_dataset_and_logs_it(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="xaicut.demo_data"):
-        main([str(tmp_path / "cli"), "--n-lesions", "4", "--seed", "2", "--width", "64", "--height", "48"])
+        main([str(tmp_path / "cli"), "--n-lesions", "4", "--seed", "2", "--width", "64",
+              "--height", "48"])
     meta = pd.read_csv(tmp_path / "cli" / "HAM10000_metadata.csv")
     assert meta.lesion_id.nunique() == 4
     assert re.search(rf"wrote {len(meta)} demo images", caplog.text)

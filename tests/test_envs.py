@@ -15,11 +15,13 @@ from rule_envs import Rule, env_problems, scripted_rules
 
 
 def pins(lines) -> dict[str, str]:
-    return dict(re.match(r"([\w.-]+)==(\S+)", l.strip()).groups() for l in lines if "==" in l)
+    return dict(re.match(r"([\w.-]+)==(\S+)", line.strip()).groups()
+                for line in lines if "==" in line)
 
 
 def test_env_pins_match_requirements():
-    required = {k.lower(): v for k, v in pins((REPO / "requirements.txt").read_text().splitlines()).items()}
+    required = {k.lower(): v
+                for k, v in pins((REPO / "requirements.txt").read_text().splitlines()).items()}
     for env_file in sorted((REPO / "envs").glob("*.yaml")):
         env = yaml.safe_load(env_file.read_text())
         pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))

@@ -143,7 +143,8 @@ def test_degenerate_inputs_give_documented_status():
 
 
 def test_cut_that_empties_a_region_falls_back_to_the_seed():
-    """On structureless noise with an overwhelming smoothness term the cut labels everything alike."""
+    """On structureless noise with an overwhelming smoothness term the cut labels everything
+    alike."""
     image = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
     small = np.zeros((120, 160), dtype=bool)
     small[10:20, 10:20] = True

@@ -11,8 +11,14 @@ import pandas as pd
 import pytest
 
 from xaicut import CLASSES
-from xaicut.ingest import (MANIFEST_COLUMNS, UNLABELLED, DatasetError, assign_splits,
-                           build_manifest, ingest_release)
+from xaicut.ingest import (
+    MANIFEST_COLUMNS,
+    UNLABELLED,
+    DatasetError,
+    assign_splits,
+    build_manifest,
+    ingest_release,
+)
 
 
 def test_manifest_columns_paths_and_sizes(tiny_release):

@@ -14,12 +14,20 @@ import yaml
 
 from conftest import REPO, write_tiny_release
 from xaicut.config import validate_config
-from xaicut.settings import variant_names
 from xaicut.layout import CLASSIFIER_TABLES, METRICS_TABLES, STUDY_TABLES, Layout
 from xaicut.report.inputs import MaskCoverage, report_inputs
-from xaicut.shards import (IMAGE_PRIOR, OTSU_STAGE, image_shards, segment_stage_names,
-                           segmented_splits, shard_rows, split_shards, stage_variant,
-                           student_stage_names)
+from xaicut.settings import variant_names
+from xaicut.shards import (
+    IMAGE_PRIOR,
+    OTSU_STAGE,
+    image_shards,
+    segment_stage_names,
+    segmented_splits,
+    shard_rows,
+    split_shards,
+    stage_variant,
+    student_stage_names,
+)
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--cores", "1", "--snakefile",
              str(REPO / "Snakefile")]
@@ -33,7 +41,8 @@ def test_paths_follow_the_contracts_and_pass_placeholders_through():
     assert layout.attribution("cbam", "ph2-test001") == Path("res/attribution/cbam/ph2-test001")
     assert layout.metrics_table("summary", "ph2") == Path(
         "res/runs/smooth/external/ph2/metrics/summary.csv")
-    assert layout.scored_masks("supervised", "unet", "test000") == Path("res/supervised/unet/test000")
+    assert layout.scored_masks("supervised", "unet", "test000") == Path(
+        "res/supervised/unet/test000")
     assert layout.manifest("ph2") == Path("res/external/ph2/manifest.csv")
     assert layout.round_masks("plain", 1, "student", "val000") == Path(
         "res/runs/smooth/student/plain/round1/masks/student/val000")
@@ -52,7 +61,8 @@ def test_image_shards_agree_with_the_shards_cut():
     shards = image_shards(manifest, 2)
     for split in ("train", "val", "test"):
         for shard in split_shards(manifest, 2, split):
-            assert set(shards[shards == shard].index) == set(shard_rows(manifest, shard, 2).image_id)
+            assert set(shards[shards == shard].index) == set(
+                shard_rows(manifest, shard, 2).image_id)
 
 
 def planned_jobs(output: str) -> list[tuple[str, dict[str, str], set[str], set[str]]]:

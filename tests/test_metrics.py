@@ -11,8 +11,8 @@ from isic_challenge_scoring import metrics as isic
 from isic_challenge_scoring.confusion import create_binary_confusion_matrix
 
 from test_graphcut import sample_images
-from xaicut.io import write_mask
 from xaicut.comparison import stage_ablation, unet_vs_xai
+from xaicut.io import write_mask
 from xaicut.metrics import METRICS, SUMMARY_COLUMNS, evaluate_results, mask_metrics, summarise
 
 

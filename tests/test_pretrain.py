@@ -29,7 +29,8 @@ def test_pretrained_encoder_initialises_the_classifier(tmp_path):
     from conftest import write_tiny_release
 
     write_tiny_release(tmp_path / "ham")
-    build_manifest(tmp_path / "ham", val=0.25, test=0.25, seed=0).to_csv(tmp_path / "m.csv", index=False)
+    build_manifest(tmp_path / "ham", val=0.25, test=0.25, seed=0).to_csv(tmp_path / "m.csv",
+                                                                          index=False)
     cfg = validate_config({"data_dir": "demo", "pretrain": {"input_size": 32, "batch_size": 8,
                                                             "epochs": 2}})["pretrain"]
     weights_path, history_path = tmp_path / "encoder.pt", tmp_path / "history.csv"
@@ -39,7 +40,8 @@ def test_pretrained_encoder_initialises_the_classifier(tmp_path):
     assert list(history.columns) == ["epoch", "train_loss", "val_loss", "lr"] and len(history) == 2
     assert not (tmp_path / "last.pt").exists()
     weights = torch.load(weights_path, weights_only=True)
-    classifier = build_classifier("resnet18", len(CLASSES), cbam=True, pretrained_weights=weights_path)
+    classifier = build_classifier("resnet18", len(CLASSES), cbam=True,
+                                  pretrained_weights=weights_path)
     state = classifier.state_dict()
     assert torch.equal(state["layer1.0.conv1.weight"], weights["layer1.0.conv1.weight"])
     assert not any(k.startswith("fc.") for k in weights)

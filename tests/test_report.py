@@ -251,7 +251,8 @@ def test_report_repeats_model_sections_per_variant(report_html: str) -> None:
     for variant in ("plain", "cbam"):
         for anchor, title in SECTION_TITLES.items():
             if anchor not in COMPARISON_SECTIONS:
-                assert f'<section id="{anchor}-{variant}">\n<h2>{title} — {variant}</h2>' in report_html
+                assert (f'<section id="{anchor}-{variant}">\n<h2>{title} — {variant}</h2>'
+                        in report_html)
                 assert f'href="#{anchor}-{variant}"' in report_html
 
 

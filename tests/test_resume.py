@@ -1,13 +1,15 @@
-"""Training resumes after the last finished epoch and ends exactly where an uninterrupted run ends."""
+"""Training resumes after the last finished epoch and ends exactly where an uninterrupted run
+ends."""
 
 from __future__ import annotations
 
 import logging
+
 import pandas as pd
 import pytest
 import torch
-from conftest import train_settings
 
+from conftest import train_settings
 from xaicut import CLASSES, epochs
 from xaicut.classifier_training import fit, train_member
 from xaicut.epochs import ResumeFile
@@ -55,7 +57,8 @@ FULL_RECIPE = dict(online_augment=True, sampling="balanced", optimizer="adamw", 
 
 
 @pytest.mark.parametrize("recipe", [{}, FULL_RECIPE], ids=["paper", "full-recipe"])
-def test_a_resumed_run_ends_with_the_uninterrupted_model(tables, tmp_path, monkeypatch, caplog, recipe):
+def test_a_resumed_run_ends_with_the_uninterrupted_model(tables, tmp_path, monkeypatch, caplog,
+                                                         recipe):
     train_rows, val_rows = tables
     cfg = {**CFG, **recipe}
     reference, reference_history = fit(fresh_model(), train_rows, val_rows, cfg, "cpu", seed=3)
@@ -68,7 +71,8 @@ def test_a_resumed_run_ends_with_the_uninterrupted_model(tables, tmp_path, monke
     monkeypatch.undo()
 
     calls = []
-    monkeypatch.setattr(epochs, "run_pass", lambda *a, **k: calls.append(1) or REAL_RUN_PASS(*a, **k))
+    monkeypatch.setattr(epochs, "run_pass",
+                        lambda *a, **k: calls.append(1) or REAL_RUN_PASS(*a, **k))
     with caplog.at_level(logging.INFO, logger="xaicut.epochs"):
         model, history = fit(fresh_model(), train_rows, val_rows, cfg, "cpu", seed=3, resume=resume)
     assert "resuming after epoch 2" in caplog.text
@@ -109,7 +113,8 @@ def test_an_early_stopped_run_does_not_train_again_on_resume(tables, tmp_path, m
 def test_the_train_stage_is_reproducible(tables, tmp_path):
     """Same seed, same data: the same initial weights, history and checkpoint weights."""
     train_rows, val_rows = tables
-    (tmp_path / "dataset.csv").write_text(pd.concat([train_rows, val_rows, val_rows.assign(split="test")]).to_csv(index=False))
+    (tmp_path / "dataset.csv").write_text(
+        pd.concat([train_rows, val_rows, val_rows.assign(split="test")]).to_csv(index=False))
     cfg = {**CFG, "epochs": 2, "cbam": True, "cbam_reduction": 4, "cbam_kernel": 5,
            "pretrained_weights": None}
     states = []

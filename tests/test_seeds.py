@@ -9,7 +9,6 @@ import pytest
 from test_graphcut import SAMPLE, dice, ellipse_scene, sample_images
 from xaicut.graphcut import GraphCutParams, graph_cut_refine
 from xaicut.io import read_mask, read_rgb, write_image
-from xaicut.segment import otsu_masks, segment_images
 from xaicut.seeds import (
     SEED_MODES,
     Seed,
@@ -23,6 +22,8 @@ from xaicut.seeds import (
     trimap_from_map,
     vignette_mask,
 )
+from xaicut.segment import otsu_masks, segment_images
+
 
 def vignetted_scene(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """:func:`ellipse_scene` seen through a round field of view: black corners, soft rim."""

@@ -16,9 +16,19 @@ from xaicut.io import read_mask, write_image, write_mask
 from xaicut.metrics import mask_metrics
 from xaicut.model import build_classifier, save_checkpoint
 from xaicut.seeds import SeedParams
-from xaicut.student import (IGNORE_MODES, PSEUDO_LABEL_COLUMNS, PseudoLabelTable,
-                            build_pseudo_labels, holdout_split, ignore_region, keep_most_confident,
-                            pseudo_label, segment_student_shard, student_seed, train_student)
+from xaicut.student import (
+    IGNORE_MODES,
+    PSEUDO_LABEL_COLUMNS,
+    PseudoLabelTable,
+    build_pseudo_labels,
+    holdout_split,
+    ignore_region,
+    keep_most_confident,
+    pseudo_label,
+    segment_student_shard,
+    student_seed,
+    train_student,
+)
 from xaicut.unet import IGNORE, hard_dice, segmentation_loss
 
 CFG = dict(encoder="resnet18", pretrained_weights=None, input_size=32, batch_size=8, epochs=12,
@@ -168,7 +178,8 @@ def test_the_student_encoder_starts_from_the_classifier_body(noisy_teacher, tmp_
                         "none", 0.02, 1.0).to_csv(tmp_path / "p.csv", index=False)
     torch.manual_seed(5)
     classifier = build_classifier("resnet18", num_classes=7)
-    save_checkpoint(classifier, tmp_path / "classifier.pt", arch="resnet18", classes=list("abcdefg"))
+    save_checkpoint(classifier, tmp_path / "classifier.pt", arch="resnet18",
+                    classes=list("abcdefg"))
     # lr 0: the saved weights are the initial ones
     train_student(tmp_path / "p.csv", tmp_path / "m.pt", tmp_path / "h.csv",
                   {**CFG, "epochs": 1, "lr": 0.0}, "cpu", seed=0,

@@ -1,4 +1,5 @@
-"""Threshold study (paper 001): Jaccard curves, best-threshold tables, Mann-Whitney, auto threshold."""
+"""Threshold study (paper 001): Jaccard curves, best-threshold tables, Mann-Whitney, auto
+threshold."""
 
 from __future__ import annotations
 
@@ -105,7 +106,8 @@ def test_study_curves_read_maps_and_masks(tmp_path):
         write_mask(truth, tmp_path / "masks" / f"{image_id}.png")
         write_map(tmp_path / f"{split}000", image_id, "gradcam", ramp, predicted=4, true=4 + i // 2)
         rows.append((image_id, split, "mel", str(tmp_path / "masks" / f"{image_id}.png")))
-    manifest = pd.DataFrame(rows, columns=["image_id", "split", "dx", "mask_path"]).assign(has_mask=True)
+    manifest = pd.DataFrame(rows, columns=["image_id", "split", "dx", "mask_path"]).assign(
+        has_mask=True)
     curves = study_curves(manifest, [tmp_path / "val000", tmp_path / "test000"], ["gradcam"])
     assert list(curves.columns) == list(CURVE_COLUMNS)
     assert len(curves) == 3 * len(THRESHOLDS)

@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 import torch
-from conftest import train_settings
 
+from conftest import train_settings
 from xaicut import CLASSES
 from xaicut.attribution import (
     METHODS,
@@ -23,20 +22,21 @@ from xaicut.attribution import (
     attribute_shard,
     build_explainers,
 )
-from xaicut.faithfulness import DELETION_COLUMNS
-from xaicut.model import LogitEnsemble, build_classifier, load_checkpoint, member_layers
-from xaicut.shards import shard_names, shard_rows, split_shards
 from xaicut.attribution_store import read_attribution, stored_images
 from xaicut.classifier_training import ensemble_and_report, train_member
+from xaicut.faithfulness import DELETION_COLUMNS
 from xaicut.ingest import build_manifest
+from xaicut.model import LogitEnsemble, build_classifier, load_checkpoint, member_layers
+from xaicut.shards import shard_names, shard_rows, split_shards
 
 CFG = train_settings(arch="resnet18", cbam=True, cbam_reduction=4, cbam_kernel=5, input_size=32,
                      batch_size=8, epochs=3, lr=0.01, momentum=0.8, weight_decay=0.001,
                      scheduler_patience=1, scheduler_factor=0.5, early_stopping_patience=2,
                      color_constancy=6.0)
-ATTR = dict(methods=["gradcam", "shap"], target="predicted", target_layer="layer4", aug_smooth=False, shard_size=5,
-            batch_size=4, shap_nsamples=4, shap_background_size=4, shap_smoothing_sigma=1.0,
-            shap_max_evals=40, shap_partition_blur=5, deletion_fractions=[0.1, 0.3])
+ATTR = dict(methods=["gradcam", "shap"], target="predicted", target_layer="layer4",
+            aug_smooth=False, shard_size=5, batch_size=4, shap_nsamples=4,
+            shap_background_size=4, shap_smoothing_sigma=1.0, shap_max_evals=40,
+            shap_partition_blur=5, deletion_fractions=[0.1, 0.3])
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,8 @@ def trained(tmp_path_factory):
 def variant_outputs(folder: Path) -> dict[str, Path]:
     """The ``train`` stage's output paths in ``folder``, as ``ensemble_and_report`` arguments."""
     return {"model_path": folder / "model.pt",
-            **{f"{k}_path": folder / f"{k}.csv" for k in ("history", "classification", "predictions")}}
+            **{f"{k}_path": folder / f"{k}.csv"
+               for k in ("history", "classification", "predictions")}}
 
 
 def test_train_outputs(trained):
@@ -69,7 +70,8 @@ def test_train_outputs(trained):
                                      "val_accuracy", "val_balanced_accuracy", "lr"]
     assert history.val_balanced_accuracy.between(0, 1).all()
     assert set(history.member) == {0, 1} and np.isfinite(history.train_loss).all()
-    assert history.groupby("member").epoch.apply(lambda e: list(e) == list(range(1, len(e) + 1))).all()
+    assert history.groupby("member").epoch.apply(
+        lambda e: list(e) == list(range(1, len(e) + 1))).all()
     report = pd.read_csv(out["classification_path"]).set_index("class")
     assert {"accuracy", "macro avg", "weighted avg", "test loss", "nv", "df"} <= set(report.index)
     assert report.loc["accuracy", "support"] == (manifest.split == "test").sum()
@@ -111,7 +113,8 @@ def test_attribution_files_round_trip(trained, tmp_path):
     root, manifest, out = trained
     names = split_shards(manifest, ATTR["shard_size"], "test")
     rows = shard_rows(manifest, names[0], ATTR["shard_size"])
-    deletion = attribute_shard(rows, manifest, out["model_path"], tmp_path, ATTR, device="cpu", seed=0)
+    deletion = attribute_shard(rows, manifest, out["model_path"], tmp_path, ATTR, device="cpu",
+                               seed=0)
     written = sorted(tmp_path.glob("*.h5"))
     assert len(written) == 2 * len(rows)
     for path in written:
@@ -124,7 +127,8 @@ def test_attribution_files_round_trip(trained, tmp_path):
     assert list(deletion.columns) == list(DELETION_COLUMNS)
     assert len(deletion) == len(rows) * 3 * len(ATTR["deletion_fractions"])  # 2 methods + random
     assert set(deletion.method) == {"gradcam", "shap", "random"}
-    assert deletion.probability.between(0, 1).all() and deletion.deleted_probability.between(0, 1).all()
+    assert deletion.probability.between(0, 1).all()
+    assert deletion.deleted_probability.between(0, 1).all()
     assert np.allclose(deletion["drop"], deletion.probability - deletion.deleted_probability)
 
 
@@ -157,7 +161,8 @@ def test_multi_layer_and_augmentation_smoothed_maps(layers, aug_smooth):
     maps = explainer.explain(batch, [1, 4])
     assert maps.shape == plain.shape and maps.min() >= 0 and maps.max() <= 1
     assert not np.allclose(maps, plain)
-    assert explainer.params()["target_layer"] == ("layer3,layer4" if aug_smooth is False else "layer4")
+    assert explainer.params()["target_layer"] == ("layer3,layer4" if aug_smooth is False
+                                                  else "layer4")
     assert explainer.params()["aug_smooth"] is aug_smooth
 
 

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import train_settings
 from PIL import Image
 
+from conftest import train_settings
 from xaicut import CLASSES
 from xaicut.classifier_training import ClassificationObjective, build_optimizer, training_loss
 from xaicut.epochs import ResumeFile, class_balanced_sampler, ema_model, run_pass, train_epochs
@@ -29,7 +29,8 @@ def test_class_weights_are_inverse_frequency_with_mean_one_per_image():
     labels = [0] * 6 + [1] * 3 + [3] * 1
     loss = training_loss(labels, train_settings(class_weights=True), 7)
     weight = loss.weight.numpy()
-    assert weight[2] == 0 and weight[0] * 6 == pytest.approx(weight[1] * 3) == pytest.approx(weight[3])
+    assert weight[2] == 0
+    assert weight[0] * 6 == pytest.approx(weight[1] * 3) == pytest.approx(weight[3])
     assert (weight[labels]).mean() == pytest.approx(1.0)
     assert training_loss(labels, train_settings(), 7).weight is None
 
@@ -62,17 +63,20 @@ def test_optimizer_and_schedule_follow_the_config(optimizer, scheduler):
 
 
 def test_a_classification_pass_reports_balanced_accuracy():
-    """A model that always predicts class 0: accuracy is the class-0 share, balanced accuracy 1/2."""
+    """A model that always predicts class 0: accuracy is the class-0 share, balanced accuracy
+    1/2."""
     model = torch.nn.Linear(4, len(CLASSES))
     torch.nn.init.zeros_(model.weight)
     with torch.no_grad():
         model.bias.copy_(torch.tensor([1.0] + [0.0] * (len(CLASSES) - 1)))
     x, y = torch.zeros(10, 4), torch.tensor([0] * 8 + [1] * 2)
     stats = run_pass(model, [(x, y)], "cpu", ClassificationObjective())
-    assert stats["accuracy"] == pytest.approx(0.8) and stats["balanced_accuracy"] == pytest.approx(0.5)
+    assert stats["accuracy"] == pytest.approx(0.8)
+    assert stats["balanced_accuracy"] == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("monitor, best", [("val_loss", 2), ("val_balanced_accuracy", 3), ("last", 4)])
+@pytest.mark.parametrize("monitor, best",
+                         [("val_loss", 2), ("val_balanced_accuracy", 3), ("last", 4)])
 def test_the_monitored_column_picks_the_best_epoch(monitor, best):
     model = build_classifier("resnet18", len(CLASSES))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)

@@ -15,8 +15,14 @@ from conftest import write_tiny_release
 from xaicut import epochs, unet
 from xaicut.epochs import ResumeFile
 from xaicut.ingest import build_manifest
-from xaicut.unet import (UNet, fit_unet, flip_averaged_probability, load_unet, segment_unet_shard,
-                         train_unet)
+from xaicut.unet import (
+    UNet,
+    fit_unet,
+    flip_averaged_probability,
+    load_unet,
+    segment_unet_shard,
+    train_unet,
+)
 
 CFG = dict(enabled=True, encoder="resnet18", pretrained_weights=None, input_size=32, batch_size=16,
            epochs=2, optimizer="adam", lr=0.003, momentum=0.9, flip=True,
