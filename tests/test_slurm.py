@@ -31,17 +31,16 @@ import pytest
 import yaml
 
 from conftest import REPO
-from test_workflow import TINY, write_config
+from test_workflow import write_config
 
 PROFILE = REPO / "profiles" / "slurm"
 LOCAL_PROFILE = REPO / "profiles" / "local"
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 SLURM_PROGRAMS = ("slurmctld", "slurmd", "munged", "sbatch", "srun", "squeue", "scancel",
                   "scontrol", "sinfo")
-# The tiny config of test_workflow with one thread per job (two jobs share the two-core node) and
-# shards of 16 images (3 attribute jobs instead of 5): fewer, shorter SLURM jobs.
-SLURM_TINY = {"threads": 1, "attribute": {**TINY["attribute"], "shard_size": 16},
-              "variants": {"cbam": None}}   # one classifier: the scheduling is what is tested
+# The workflow runs on the tests' tiny config (.test/config/config.yaml, test_workflow's TINY) as it
+# is: one classifier (plain), one thread per job (two jobs share the two-core node), one
+# attribution shard per split.
 # Every rule but `all` (a local rule) runs as a SLURM job.
 CLUSTER_RULES = {"demo_data", "ingest", "augment", "train_member", "train", "attribute", "threshold_study",
                  "faithfulness", "fuse", "segment", "train_unet", "unet", "evaluate", "score_segmentations",
@@ -328,7 +327,7 @@ def slurm_cluster(tmp_path_factory):
 def slurm_run(slurm_cluster, tmp_path_factory):
     """The tiny workflow through SLURM: (results, snakemake output, slurm log dir, profiles)."""
     tmp = tmp_path_factory.mktemp("slurm_workflow")
-    config = write_config(tmp / "tiny.yaml", tmp / "results", **SLURM_TINY)
+    config = write_config(tmp / "tiny.yaml", tmp / "results")
     local = cluster_profile(slurm_cluster, tmp / "cluster_profile", tmp / "slurm_logs")
     start = time.monotonic()
     out = snakemake("--configfile", str(config), "--profile", str(PROFILE),
@@ -386,7 +385,7 @@ def test_every_job_ran_on_slurm_with_profile_resources(slurm_run, slurm_cluster)
 @needs_slurm
 def test_cuda_run_submits_gpu_jobs(slurm_run, slurm_cluster, tmp_path):
     """device: cuda adds gpu=1 to the GPU rules only, and SLURM allocates it the GPU."""
-    cuda = write_config(tmp_path / "cuda.yaml", slurm_run["results"], **SLURM_TINY, device="cuda")
+    cuda = write_config(tmp_path / "cuda.yaml", slurm_run["results"], device="cuda")
     plan = planned_resources(snakemake("--configfile", str(cuda), "--profile", str(PROFILE),
                                        "--dry-run").stdout)
     shards = len(list((slurm_run["results"] / "attribution").glob("*/*")))
