@@ -31,21 +31,20 @@ import pytest
 import yaml
 
 from conftest import REPO
-from test_workflow import TINY, write_config
+from test_workflow import write_config
 
 PROFILE = REPO / "profiles" / "slurm"
 LOCAL_PROFILE = REPO / "profiles" / "local"
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 SLURM_PROGRAMS = ("slurmctld", "slurmd", "munged", "sbatch", "srun", "squeue", "scancel",
                   "scontrol", "sinfo")
-# The tiny config of test_workflow with one thread per job (two jobs share the two-core node) and
-# shards of 16 images (3 attribute jobs instead of 5): fewer, shorter SLURM jobs.
-SLURM_TINY = {"threads": 1, "attribute": {**TINY["attribute"], "shard_size": 16},
-              "variants": {"cbam": None}}   # one classifier: the scheduling is what is tested
+# The workflow runs on the tests' tiny config (.test/config/config.yaml, test_workflow's TINY) as it
+# is: one classifier (plain), one thread per job (two jobs share the two-core node), one
+# attribution shard per split.
 # Every rule but `all` (a local rule) runs as a SLURM job.
-CLUSTER_RULES = {"demo_data", "ingest", "augment", "train_member", "train", "attribute", "threshold_study",
-                 "faithfulness", "fuse", "segment", "otsu", "train_unet", "unet", "evaluate", "score_segmentations",
-                 "export", "report"}
+CLUSTER_RULES = {"demo_data", "ingest", "augment", "train_member", "train", "attribute",
+                 "threshold_study", "faithfulness", "fuse", "segment", "otsu", "train_unet", "unet",
+                 "evaluate", "score_segmentations", "export", "report"}
 GPU_RULES = {"train_member", "train", "attribute", "train_unet", "unet", "train_student", "student",
              "student_round", "otsu_student", "adapt_student"}
 """Rules that ask for a GPU with device: cuda."""
@@ -328,7 +327,7 @@ def slurm_cluster(tmp_path_factory):
 def slurm_run(slurm_cluster, tmp_path_factory):
     """The tiny workflow through SLURM: (results, snakemake output, slurm log dir, profiles)."""
     tmp = tmp_path_factory.mktemp("slurm_workflow")
-    config = write_config(tmp / "tiny.yaml", tmp / "results", **SLURM_TINY)
+    config = write_config(tmp / "tiny.yaml", tmp / "results")
     local = cluster_profile(slurm_cluster, tmp / "cluster_profile", tmp / "slurm_logs")
     start = time.monotonic()
     out = snakemake("--configfile", str(config), "--profile", str(PROFILE),
@@ -386,7 +385,7 @@ def test_every_job_ran_on_slurm_with_profile_resources(slurm_run, slurm_cluster)
 @needs_slurm
 def test_cuda_run_submits_gpu_jobs(slurm_run, slurm_cluster, tmp_path):
     """device: cuda adds gpu=1 to the GPU rules only, and SLURM allocates it the GPU."""
-    cuda = write_config(tmp_path / "cuda.yaml", slurm_run["results"], **SLURM_TINY, device="cuda")
+    cuda = write_config(tmp_path / "cuda.yaml", slurm_run["results"], device="cuda")
     plan = planned_resources(snakemake("--configfile", str(cuda), "--profile", str(PROFILE),
                                        "--dry-run").stdout)
     shards = len(list((slurm_run["results"] / "attribution").glob("*/*")))
@@ -401,10 +400,12 @@ def test_cuda_run_submits_gpu_jobs(slurm_run, slurm_cluster, tmp_path):
     run = snakemake("--configfile", str(cuda), *slurm_run["profiles"], "--until", "train_member",
                     "--verbose", env=slurm_cluster.env, timeout=180, check=False)
     sbatch = [line for line in run.stdout.splitlines() if line.startswith("sbatch call:")]
-    assert len(sbatch) == 1 and "--comment rule_train_member_wildcards_plain_0" in sbatch[0], run.stdout[-4000:]
+    assert len(sbatch) == 1, run.stdout[-4000:]
+    assert "--comment rule_train_member_wildcards_plain_0" in sbatch[0], run.stdout[-4000:]
     assert "--gpus=1" in sbatch[0].split("--wrap=")[0]
     new = [j for j in slurm_cluster.jobs() if j["JobId"] not in before]
-    assert [j["Comment"] for j in new] == ["rule_train_member_wildcards_plain_0"], run.stdout[-4000:]
+    comments = [j["Comment"] for j in new]
+    assert comments == ["rule_train_member_wildcards_plain_0"], run.stdout[-4000:]
     train = new[0]
     assert train["TresPerJob"] == "gres:gpu:1" and train["JOB_GRES"] == "gpu:1", train
     import torch
@@ -413,7 +414,8 @@ def test_cuda_run_submits_gpu_jobs(slurm_run, slurm_cluster, tmp_path):
         assert train["JobState"] == "COMPLETED" and run.returncode == 0, run.stdout[-4000:]
     else:
         assert train["JobState"] == "FAILED" and run.returncode != 0, run.stdout[-4000:]
-        # the plugin files job logs by rule and wildcards: rule_train_member/<variant>/<member>/<job id>.log
+        # the plugin files job logs by rule and wildcards:
+        # rule_train_member/<variant>/<member>/<job id>.log
         log_path, = (slurm_run["slurm_logs"] / "rule_train_member").glob(f"**/{train['JobId']}.log")
         log = log_path.read_text()
         assert "Found no NVIDIA driver" in log or "not compiled with CUDA" in log, log[-3000:]
@@ -431,6 +433,7 @@ def test_profiles_request_a_gpu_only_for_cuda(profile, tmp_path):
             gpu = "1" if device == "cuda" and rule in GPU_RULES else None
             assert all(res.get("gpu") == gpu for res in jobs), (profile.name, device, rule)
         if profile == PROFILE:
-            assert plan["train_member"][0]["mem_mb"] == "16000" and plan["train_member"][0]["runtime"] == "720"
+            assert plan["train_member"][0]["mem_mb"] == "16000"
+            assert plan["train_member"][0]["runtime"] == "720"
             assert plan["train"][0]["mem_mb"] == "16000" and plan["train"][0]["runtime"] == "120"
             assert plan["augment"][0]["mem_mb"] == "4000" and plan["augment"][0]["runtime"] == "60"

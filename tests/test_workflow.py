@@ -1,4 +1,5 @@
-"""Integration: the whole Snakefile on a tiny demo config, then incremental-rerun dry runs."""
+"""Integration: the whole Snakefile on the tests' tiny config (.test/config/config.yaml, one
+classifier variant), then incremental-rerun dry runs and reruns on its results."""
 
 from __future__ import annotations
 
@@ -18,24 +19,18 @@ import yaml
 
 from conftest import REPO
 from xaicut.attribution_store import read_attribution
-from xaicut.model import file_sha256
 from xaicut.metrics import METRICS, SUMMARY_COLUMNS
+from xaicut.model import file_sha256
 
 RUN = Path("runs") / "default"
-VARIANTS = ["plain", "cbam"]   # config.yaml's classifier variants
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--cores", "2", "--snakefile", str(REPO / "Snakefile")]
-TINY = {
-    "data_dir": "demo",
-    "demo": {"n_lesions": 50, "width": 120, "height": 90},
-    "split": {"val": 0.2, "test": 0.3},
-    "augment": {"target_fraction": 0.3, "max_copies_per_image": 2},
-    "train": {"input_size": 32, "epochs": 2, "batch_size": 16, "lr": 0.01},
-    "attribute": {"shard_size": 8, "shap_nsamples": 4, "shap_background_size": 4},
-    "segment": {"working_size": 0, "max_iterations": 3},
-    "unet": {"encoder": "resnet18", "input_size": 32, "batch_size": 4, "epochs": 3},
-    "export": {"splits": ["test"]},   # val and test are segmented anyway; train: test_workflow_collections
-    "student": {"enabled": False},    # it needs the train split: test_workflow_collections
-}
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--cores", "2",
+             "--snakefile", str(REPO / "Snakefile")]
+TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"
+TINY = yaml.safe_load(TEST_CONFIG.read_text())
+"""The tests' tiny config (.test/config/config.yaml): sections over config.yaml's."""
+VARIANTS = [name for name, train in TINY["variants"].items() if train is not None]
+TWO_VARIANTS = {"plain": {"cbam": False}, "cbam": {"cbam": True}}
+"""config.yaml's classifier variants: the one test that needs two adds cbam to the finished run."""
 SCORING = {"export": 1, "score_segmentations": 1, "evaluate": 1, "report": 1, "all": 1}
 """Jobs after a change of the graph cuts: export and everything that scores or reports."""
 MAP_SCORING = {"evaluate": 1, "report": 1, "all": 1}
@@ -49,7 +44,8 @@ def scored_shards(results: Path) -> int:
 
 def write_config(path: Path, results: Path, **sections) -> Path:
     config = {**TINY, **sections, "results_dir": str(results)}
-    path.write_text(yaml.safe_dump(config))
+    # sort_keys=False keeps the variants in order: the first is exported
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
 
@@ -76,7 +72,8 @@ def executed_jobs(output: str) -> dict[str, int]:
 
 
 def documented_columns(heading: str) -> dict[str, list[str]]:
-    """CSV columns per file of one section of docs/data-contracts.md (``| `file` | `a, b` ... |``)."""
+    """CSV columns per file of one section of docs/data-contracts.md
+    (``| `file` | `a, b` ... |``)."""
     doc = (REPO / "docs" / "data-contracts.md").read_text()
     body = doc.split(heading, 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| `([^`]+\.csv)` \| `([^`]+)`", body, re.M)
@@ -101,7 +98,8 @@ def test_outputs_follow_contracts(finished_run):
     stages = ["gradcam", "shap", "fused", "graphcut", "graphcut_trimap_otsu", "graphcut_and"]
     # The Otsu baseline needs no classifier: one row for the run, not one per variant.
     assert list(zip(summary.variant, summary.stage)) == [
-        *((v, s) for v in VARIANTS for s in stages), ("image_prior", "otsu"), ("supervised", "unet")]
+        *((v, s) for v in VARIANTS for s in stages), ("image_prior", "otsu"),
+        ("supervised", "unet")]
     assert (summary.stage == "otsu").sum() == 1
     n_test = int((manifest.split == "test").sum())
     assert (summary.n_images == n_test).all()
@@ -119,13 +117,16 @@ def test_outputs_follow_contracts(finished_run):
     assert list(per_class.columns) == ["variant", "dx", *SUMMARY_COLUMNS[1:]]
     n_val = int((manifest.split == "val").sum())
     maps = sorted((results / "attribution").glob("*/*/*.h5"))
-    assert len(maps) == 2 * 2 * (n_test + n_val)      # validation maps feed the study
-    assert len(list((results / "attribution").glob("*/test*/*.h5"))) == 2 * 2 * n_test
-    hashes = {v: read_attribution(next((results / "attribution" / v).glob("*/*.h5"))).checkpoint_sha256
-              for v in VARIANTS}
+    methods = 2                                         # config.yaml's gradcam and shap
+    # validation maps feed the study
+    assert len(maps) == len(VARIANTS) * methods * (n_test + n_val)
+    test_maps = list((results / "attribution").glob("*/test*/*.h5"))
+    assert len(test_maps) == len(VARIANTS) * methods * n_test
+    hashes = {v: read_attribution(next((results / "attribution" / v).glob("*/*.h5")))
+              .checkpoint_sha256 for v in VARIANTS}
     assert hashes == {v: file_sha256(results / "train" / v / "model.pt") for v in VARIANTS}
     status = pd.concat(pd.read_csv(p) for p in (results / RUN / "segment").glob("*/test*.csv"))
-    assert len(status) == 2 * 3 * n_test              # one row per variant, image and seed mode
+    assert len(status) == len(VARIANTS) * 3 * n_test   # one row per variant, image and seed mode
     exported = pd.read_csv(results / RUN / "segmentations.csv")
     assert len(exported) == n_test + n_val and set(exported.variant) == {VARIANTS[0]}
     assert set(exported.split) == {"val", "test"} and (exported.stage == "graphcut").all()
@@ -143,7 +144,7 @@ def test_outputs_follow_contracts(finished_run):
 def test_threshold_study_and_faithfulness_outputs(finished_run):
     _, results = finished_run
     manifest = pd.read_csv(results / "data" / "manifest.csv")
-    study = results / "thresholds" / "cbam"
+    study = results / "thresholds" / VARIANTS[0]
     curves = pd.read_csv(study / "jaccard_curves.csv")
     assert set(curves.split) == {"val", "test"} and set(curves.method) == {"gradcam", "shap"}
     assert len(curves) == 11 * 2 * int(manifest.split.isin(["val", "test"]).sum())
@@ -155,8 +156,9 @@ def test_threshold_study_and_faithfulness_outputs(finished_run):
     for name in ("by_outcome.csv", "mann_whitney.csv"):
         assert not pd.read_csv(study / name).empty
     for name, columns in documented_columns("## 4b.").items():
-        assert list(pd.read_csv(results / name.format(variant="cbam")).columns) == columns, name
-    deletion = pd.read_csv(results / "faithfulness" / "cbam" / "summary.csv")
+        table = pd.read_csv(results / name.format(variant=VARIANTS[0]))
+        assert list(table.columns) == columns, name
+    deletion = pd.read_csv(results / "faithfulness" / VARIANTS[0] / "summary.csv")
     assert set(deletion.method) == {"gradcam", "shap", "random"}
     assert set(deletion.fraction) == {0.05, 0.1, 0.2}
 
@@ -202,7 +204,7 @@ def test_training_parameter_reruns_train_and_after_but_not_the_data(finished_run
     jobs = planned_jobs(run(changed, "--dry-run"))
     assert "ingest" not in jobs and "augment" not in jobs and "demo_data" not in jobs
     assert "train_unet" not in jobs and "unet" not in jobs   # the U-Net needs no classifier
-    assert jobs["train"] == 2 and jobs["report"] == 1
+    assert jobs["train"] == len(VARIANTS) and jobs["report"] == 1
     assert jobs["attribute"] == len(list((results / "attribution").glob("*/*")))
 
 
@@ -264,7 +266,8 @@ def test_every_output_stays_inside_the_results_dir(finished_run):
     lines = run(config, "--summary").splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("output_file\t"))
     rows = [line.split("\t") for line in lines[header + 1:] if "\t" in line]
-    paths = [Path(r[0]) for r in rows] + [Path(p) for r in rows for p in r[3].split(",") if p.strip() and p != "-"]
+    paths = [Path(r[0]) for r in rows] + [Path(p) for r in rows for p in r[3].split(",")
+                                          if p.strip() and p != "-"]
     assert len(rows) > 20
     outside = [p for p in paths if not (REPO / p).resolve().is_relative_to(results.resolve())]
     assert outside == []
@@ -295,55 +298,73 @@ def test_killed_workflow_reruns_to_identical_metrics(finished_run, tmp_path):
 
     kill_when(config, lambda: any((results / "train").glob("*/members/*/last_epoch.pt")))
     assert not any((results / "train").glob("*/model.pt"))
-    killed = {p.relative_to(results / "train").parts[0]
-              for p in (results / "train").glob("*/members/*/last_epoch.pt")}
-    # the other variant may train first: wait for the maps of the variant that was killed
-    kill_when(config, lambda: any(any((results / "attribution" / v).glob("*/*.h5")) for v in killed))
-    logs = [p.read_text() for v in killed for p in (results / "logs" / "train").glob(f"{v}_*.log")]
+    kill_when(config, lambda: any((results / "attribution").glob("*/*/*.h5")))
+    logs = [p.read_text() for p in (results / "logs" / "train").glob("*.log")]
     assert any("resuming after epoch 1" in log for log in logs)
     kill_when(config, lambda: any((results / RUN / "masks").glob("*/graphcut/*/*.png")))
     assert not (results / RUN / "metrics" / "summary.csv").exists()
     jobs = planned_jobs(run(config))
-    assert jobs["segment"] >= 1   # (with two variants the other one may still be training)
+    assert jobs["segment"] >= 1
     for name in ("summary.csv", "per_image.csv"):
         ours = (results / RUN / "metrics" / name).read_bytes()
         assert ours == (reference / RUN / "metrics" / name).read_bytes(), name
 
 
 @pytest.mark.slow
-def test_summary_command_lists_every_variant(finished_run):
-    config, _ = finished_run
-    proc = subprocess.run([sys.executable, "-m", "xaicut.summary", "--configfile", str(config)], cwd=REPO,
-                          capture_output=True, text=True, check=True)
-    for variant in VARIANTS:
-        assert re.search(rf"classifier {variant} test accuracy: [01]\.\d{{3}}, balanced accuracy: [01]\.\d{{3}}", proc.stdout)
-    assert proc.stdout.count("graphcut_and") == len(VARIANTS)
-    otsu = [line.split() for line in proc.stdout.splitlines() if re.search(r"\botsu\b", line)]
-    assert [row[:2] for row in otsu] == [["image_prior", "otsu"]]   # one row, not one per variant
-
-
-@pytest.mark.slow
 def test_an_external_dataset_is_segmented_with_the_trained_models(finished_run, tmp_path):
     """Cross-dataset: one config entry segments and scores another folder in the HAM10000
     layout (half of it unlabelled) with the models, maps settings and thresholds of the run;
-    nothing is trained again. Kept last: it adds a dataset to the shared results."""
+    nothing is trained again. Kept near the end: it adds a dataset to the shared results."""
     from conftest import write_tiny_release
 
     meta = write_tiny_release(tmp_path / "toy", lesions_per_class=1, seed=5)
     meta.assign(dx=[dx if i % 2 else "" for i, dx in enumerate(meta.dx)]).drop(
         columns="lesion_id").to_csv(tmp_path / "toy" / "HAM10000_metadata.csv", index=False)
     _, results = finished_run
-    config = write_config(tmp_path / "external.yaml", results, external={"toy": str(tmp_path / "toy")})
+    config = write_config(tmp_path / "external.yaml", results,
+                          external={"toy": str(tmp_path / "toy")})
     jobs = executed_jobs(run(config))
     n_shards = -(-len(meta) // TINY["attribute"]["shard_size"])
-    assert jobs == {"ingest_external": 1, "attribute": 2 * n_shards, "fuse": 2 * n_shards,
-                    "segment": 2 * n_shards, "otsu": n_shards, "evaluate_external": 1,
+    per_variant = len(VARIANTS) * n_shards
+    assert jobs == {"ingest_external": 1, "attribute": per_variant, "fuse": per_variant,
+                    "segment": per_variant, "otsu": n_shards, "evaluate_external": 1,
                     "export_external": 1, "report": 1, "all": 1}
     exported = pd.read_csv(results / RUN / "external" / "toy" / "segmentations.csv")
     assert len(exported) == len(meta) and set(exported.variant) == {VARIANTS[0]}
-    assert len(list((results / RUN / "external" / "toy" / "segmentations").glob("*.png"))) == len(meta)
+    pngs = list((results / RUN / "external" / "toy" / "segmentations").glob("*.png"))
+    assert len(pngs) == len(meta)
     summary = pd.read_csv(results / RUN / "external" / "toy" / "metrics" / "summary.csv")
     assert set(summary.variant) == {*VARIANTS, "image_prior"}
     assert (summary.n_images == len(meta)).all() and (summary.stage == "otsu").sum() == 1
     html = (results / RUN / "report" / "report.html").read_text()
     assert '<section id="cross-dataset">' in html and "<h3>toy</h3>" in html
+
+
+@pytest.mark.slow
+def test_a_second_variant_is_trained_and_scored_beside_the_first(finished_run, tmp_path):
+    """Two classifier variants side by side (config.yaml's plain and cbam): added to a finished
+    run, only the new one is trained, explained and segmented; the scores, the report and the
+    summary command list both. Kept last: it adds a variant to the shared results."""
+    _, results = finished_run
+    config = write_config(tmp_path / "two_variants.yaml", results, variants=TWO_VARIANTS)
+    jobs = executed_jobs(run(config))
+    shards = {split: len(list((results / "attribution" / VARIANTS[0]).glob(f"{split}*")))
+              for split in ("val", "test")}
+    assert jobs["train_member"] == jobs["train"] == 1                  # cbam only
+    assert jobs["attribute"] == shards["val"] + shards["test"]
+    assert jobs["fuse"] == jobs["segment"] == shards["test"]
+    assert not {"demo_data", "ingest", "augment", "train_unet", "unet"} & set(jobs)
+    summary = pd.read_csv(results / RUN / "metrics" / "summary.csv")
+    assert list(dict.fromkeys(summary.variant)) == [*TWO_VARIANTS, "image_prior", "supervised"]
+    # the Otsu baseline once, not per variant
+    assert list(summary.variant[summary.stage == "otsu"]) == ["image_prior"]
+    html = (results / RUN / "report" / "report.html").read_text()
+    assert all(f'id="classifier-{v}"' in html for v in TWO_VARIANTS)
+    proc = subprocess.run([sys.executable, "-m", "xaicut.summary", "--configfile", str(config)],
+                          cwd=REPO, capture_output=True, text=True, check=True)
+    for variant in TWO_VARIANTS:
+        assert re.search(rf"classifier {variant} test accuracy: [01]\.\d{{3}}, "
+                         rf"balanced accuracy: [01]\.\d{{3}}", proc.stdout)
+    assert proc.stdout.count("graphcut_and") == len(TWO_VARIANTS)
+    otsu = [line.split() for line in proc.stdout.splitlines() if re.search(r"\botsu\b", line)]
+    assert [row[:2] for row in otsu] == [["image_prior", "otsu"]]

@@ -73,7 +73,8 @@ def test_masks_for_some_images_score_exactly_those_and_export_every_image(partia
     masked = manifest[manifest.has_mask]
     assert 0 < len(masked) < len(manifest)
     table, files = exported(partial_run)
-    assert len(table) == len(files) == len(manifest) and set(table.split) == {"train", "val", "test"}
+    assert len(table) == len(files) == len(manifest)
+    assert set(table.split) == {"train", "val", "test"}
     assert [f.name for f in files] == [f"{i}_segmentation.png" for i in sorted(manifest.image_id)]
     assert list(table.columns) == list(EXPORT_COLUMNS)
     assert table.confidence.between(0, 1).all() and table.area_fraction.between(0, 1).all()
@@ -90,7 +91,8 @@ def test_masks_for_some_images_score_exactly_those_and_export_every_image(partia
     assert list(by_split.columns) == documented["metrics/segmentations_by_split.csv"]
     assert list(table.columns) == documented["segmentations.csv"]
     html = (partial_run / RUN / "report" / "report.html").read_text()
-    assert f"{len(masked)} of {len(manifest)} images have a ground-truth mask; scores use those only" in html
+    assert (f"{len(masked)} of {len(manifest)} images have a ground-truth mask; "
+            "scores use those only") in html
     assert "least confident" in html
 
 
