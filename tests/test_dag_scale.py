@@ -103,7 +103,7 @@ def test_paper_config_dag_on_10015_images(tmp_path):
     assert jobs["pseudo_labels"] == jobs["train_student"] == 2
     assert jobs["student"] == train_shards + val_shards + test_shards
     assert jobs["otsu_student"] == test_shards
-    assert sum(jobs.values()) < 600  # 10,015 images, two models: about 540 jobs (shards, not images)
+    assert sum(jobs.values()) < 700  # 10,015 images, two models: about 650 jobs (shards, not images)
 
     assert "student_round" not in jobs
     bigger = job_counts(snakemake(results, data, "--dry-run", shard_size=400, rounds=2))
