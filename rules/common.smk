@@ -73,7 +73,7 @@ STUDENT = config["student"]["enabled"]
 STUDENT_ROUNDS = config["student"]["rounds"]
 # What pseudo_labels reads, and what train_student reads (changing how pseudo-labels are made
 # reruns it through their table); the adapt_* keys concern external datasets only.
-PSEUDO_LABELLING = ("keep_fraction", "ignore", "boundary_width")
+PSEUDO_LABELLING = ("keep_fraction", "transductive", "ignore", "boundary_width")
 STUDENT_TRAINING = {
     k: v
     for k, v in config["student"].items()
@@ -233,8 +233,10 @@ def auto_thresholds_input(wildcards):
 
 
 def teacher_shards():
-    """Shards whose masks teach a student: the train and validation splits."""
-    return shards_of("train") + shards_of("val")
+    """Shards whose masks teach a student: the train and validation splits, and the test split
+    when ``student.transductive``."""
+    splits = ["train", "val"] + (["test"] if config["student"]["transductive"] else [])
+    return [shard for split in splits for shard in shards_of(split)]
 
 
 def teacher_mask_dirs(wildcards):

@@ -50,11 +50,12 @@ def write_full_size_layout(root: Path) -> None:
 
 
 def snakemake(results: Path, data: Path, *extra: str, shard_size: int = 100,
-              rounds: int = 1) -> str:
-    """Run snakemake with the paper config, the data and results folders, a shard size and a
-    number of self-training rounds."""
-    overlay = results.parent / f"shard_size_{shard_size}_rounds_{rounds}.yaml"
-    overlay.write_text(f"attribute: {{shard_size: {shard_size}}}\nstudent: {{rounds: {rounds}}}\n")
+              rounds: int = 1, transductive: bool = False) -> str:
+    """Run snakemake with the paper config, the data and results folders, a shard size, a
+    number of self-training rounds and ``student.transductive``."""
+    overlay = results.parent / f"shard_size_{shard_size}_rounds_{rounds}_{transductive}.yaml"
+    student = f"rounds: {rounds}, transductive: {str(transductive).lower()}"
+    overlay.write_text(f"attribute: {{shard_size: {shard_size}}}\nstudent: {{{student}}}\n")
     proc = subprocess.run(
         [*SNAKEMAKE, "--cores", "2", *extra, "--configfile", str(PAPER), str(overlay),
          "--config", f"data_dir={data}", f"results_dir={results}"],
@@ -107,14 +108,16 @@ def test_paper_config_dag_on_10015_images(tmp_path):
     assert sum(jobs.values()) < 700
 
     assert "student_round" not in jobs
-    bigger = job_counts(snakemake(results, data, "--dry-run", shard_size=400, rounds=2))
+    bigger = job_counts(snakemake(results, data, "--dry-run", shard_size=400, rounds=2,
+                                  transductive=True))
     bigger_shards = {s: -(-n // 400)
                      for s, n in zip(("train", "val", "test"), (n_train, n_val, n_test))}
     assert bigger["attribute"] == (variants * (bigger_shards["val"] + bigger_shards["test"])
                                    + bigger_shards["train"])
     assert bigger["segment"] == (variants * bigger_shards["test"] + bigger_shards["train"]
                                  + bigger_shards["val"])
-    # Two rounds: each teacher's round-1 student segments the train and validation shards.
+    # Two transductive rounds: each teacher's round-1 student segments every shard (the test
+    # images teach too).
     assert bigger["pseudo_labels"] == bigger["train_student"] == 2 * 2
-    assert bigger["student_round"] == 2 * (bigger_shards["train"] + bigger_shards["val"])
+    assert bigger["student_round"] == 2 * sum(bigger_shards.values())
     print(f"DAG build (dry run) {seconds:.1f} s; jobs {jobs}")

@@ -24,6 +24,7 @@ from xaicut.student import (
     holdout_split,
     ignore_region,
     keep_most_confident,
+    kept_rows,
     pseudo_label,
     segment_student_shard,
     student_seed,
@@ -89,6 +90,19 @@ def test_most_confident_fraction_is_kept_per_split_and_empty_masks_never():
     assert set(table.confidence[kept & (table.split == "train")]) == set(
         np.linspace(0.1, 1.0, 9)[-4:])
     assert kept[table.split == "val"].sum() == 2 and not kept[10]
+
+
+def test_every_kept_split_but_validation_teaches(tmp_path):
+    """A transductive table (test rows too): test rows teach, validation rows stay held out."""
+    table = pd.DataFrame({"image_id": list("abcdef"), "kept": [True, True, False, True, True,
+                                                                 True],
+                          "split": ["train", "train", "train", "val", "test", "test"]})
+    table.to_csv(tmp_path / "p.csv", index=False)
+    teach, held_out = kept_rows(tmp_path / "p.csv")
+    assert list(teach.image_id) == ["a", "b", "e", "f"] and list(held_out.image_id) == ["d"]
+    table[table.split != "val"].to_csv(tmp_path / "no_val.csv", index=False)
+    with pytest.raises(ValueError, match="no_val.csv"):
+        kept_rows(tmp_path / "no_val.csv")
 
 
 @pytest.fixture(scope="module")

@@ -141,10 +141,10 @@ def build_pseudo_labels(manifest: pd.DataFrame, teacher_dirs: list[str | os.Path
                         float(ignored.mean()), False))
     table = pd.DataFrame(records, columns=PSEUDO_LABEL_COLUMNS)
     table["kept"] = keep_most_confident(table, keep_fraction)
-    log.info("pseudo-labels of %d images (ignore %s: %.1f %% of pixels); kept %d of %d training "
-             "and %d of %d validation images", len(table), ignore,
-             100 * table.ignored_fraction.mean(), *kept_counts(table, "train"),
-             *kept_counts(table, "val"))
+    kept = ", ".join("%d of %d %s" % (*kept_counts(table, split), split)
+                     for split in table.split.unique())
+    log.info("pseudo-labels of %d images (ignore %s: %.1f %% of pixels); kept %s", len(table),
+             ignore, 100 * table.ignored_fraction.mean(), kept)
     return table
 
 
@@ -155,11 +155,12 @@ def kept_counts(table: pd.DataFrame, split: str) -> tuple[int, int]:
 
 
 def kept_rows(pseudo_labels_csv: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The kept training and validation rows of a pseudo-label table; ``ValueError`` naming the
-    file when either is empty."""
+    """The kept rows of a pseudo-label table that teach (every split but ``val``: the training
+    images, and the test images of a transductive run) and the kept validation rows;
+    ``ValueError`` naming the file when either is empty."""
     table = pd.read_csv(pseudo_labels_csv)
     kept = table[table.kept]
-    train_rows, val_rows = (kept[kept.split == s] for s in ("train", "val"))
+    train_rows, val_rows = kept[kept.split != "val"], kept[kept.split == "val"]
     if train_rows.empty or val_rows.empty:
         raise ValueError(f"{pseudo_labels_csv}: the student needs kept pseudo-labels of training "
                          f"and validation images; found {len(train_rows)} and {len(val_rows)}")
