@@ -5,30 +5,31 @@ and EigenCAM's SVD is thin/truncated on one BLAS thread."""
 from __future__ import annotations
 
 import copy
+import importlib
+import sys
 
 import numpy as np
 import pytest
 import torch
-from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, LayerCAM, XGradCAM
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
-from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection_with_sign_correction
+from pytorch_grad_cam.utils.svd_on_activations import (
+    get_2d_projection,
+    get_2d_projection_with_sign_correction,
+)
 
-from xaicut.attribution import CamExplainer, normalise_map, principal_projection
+from conftest import REPO
+from xaicut.attribution import CamExplainer, principal_projection
 from xaicut.model import build_classifier, join_members, member_layers
 
-LIBRARY = {"gradcam": GradCAM, "gradcampp": GradCAMPlusPlus, "xgradcam": XGradCAM,
-           "layercam": LayerCAM, "eigencam": EigenCAM}
 
-
-class LibrarySignedEigenCAM(EigenCAM):
-    """Signed EigenCAM as ``grad-cam`` computes it (full SVD, default BLAS threads)."""
-
-    def get_cam_image(self, input_tensor, target_layer, target_category, activations, grads,
-                      eigen_smooth):
-        return get_2d_projection_with_sign_correction(activations)
-
-
-LIBRARY["eigencam_signed"] = LibrarySignedEigenCAM
+@pytest.fixture(scope="module")
+def library_cam():
+    """``attribution_throughput.library_cam``: ``grad-cam``'s own class of a method, run as the
+    pipeline ran it before (gradients to the input, full SVD on the default BLAS threads)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        return importlib.import_module("attribution_throughput").library_cam
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
 
 
 def small_resnet(members: int = 1) -> torch.nn.Module:
@@ -37,19 +38,6 @@ def small_resnet(members: int = 1) -> torch.nn.Module:
     torch.manual_seed(0)
     nets = [build_classifier("resnet18", 7).eval() for _ in range(members)]
     return nets[0] if members == 1 else join_members(nets).eval()
-
-
-def library_maps(method: str, model: torch.nn.Module, layers: list[str], batch: torch.Tensor,
-                 targets: list[int]) -> np.ndarray:
-    """Maps of ``grad-cam``'s own class on a trainable copy of ``model``, backward to the input
-    where the method uses gradients, as the pipeline ran it before; scaled as the explainer
-    scales them."""
-    model = copy.deepcopy(model)
-    cam = LIBRARY[method](model=model, target_layers=[model.get_submodule(n) for n in
-                                                       member_layers(model, layers)])
-    cam.compute_input_gradient = cam.uses_gradients
-    maps = cam(input_tensor=batch, targets=[ClassifierOutputTarget(t) for t in targets])
-    return np.stack([normalise_map(m) for m in maps])
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +55,12 @@ def batch() -> torch.Tensor:
     ("eigencam", ["layer3"], 1),
     ("eigencam_signed", ["layer1", "layer2"], 1),
 ])
-def test_maps_equal_the_library_and_no_gradient_reaches_weights_or_input(batch, method, layers,
-                                                                          members):
+def test_maps_equal_the_library_and_no_gradient_reaches_weights_or_input(library_cam, batch,
+                                                                          method, layers, members):
     model = small_resnet(members)
     targets = [0, 3, 6]
-    expected = library_maps(method, model, layers, batch, targets)
+    reference = copy.deepcopy(model)  # trainable: the library's backward reaches the input
+    expected = library_cam(method, reference, member_layers(reference, layers), 3)(batch, targets)
 
     first = model.get_submodule(member_layers(model, layers)[0])
     records_grad = []
@@ -110,6 +99,8 @@ def test_principal_projection_matches_the_library_and_handles_degenerate_activat
     expected = get_2d_projection_with_sign_correction(activations)
     np.testing.assert_allclose(principal_projection(activations, True), expected,
                                rtol=0, atol=1e-5 * np.abs(expected).max())
+    np.testing.assert_array_equal(principal_projection(activations, False),
+                                  get_2d_projection(activations))  # LAPACK's sign kept
     constant = np.ones((1, 8, 4, 4), dtype=np.float32)
     single = rng.normal(size=(1, 8, 1, 1)).astype(np.float32)
     for degenerate in (constant, single):
