@@ -1,6 +1,7 @@
 """Smoke tests of the benchmarks: graphcut_vs_grabcut.py on two full-resolution sample images,
-attribution_levers.py's scoring on synthetic maps; the segmentation scoring, confidence design
-and map threshold rule benchmarks on miniature runs."""
+attribution_throughput.py on a few images, attribution_levers.py's scoring on synthetic maps;
+the segmentation scoring, confidence design and map threshold rule benchmarks on miniature
+runs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from conftest import REPO
 
@@ -37,6 +39,26 @@ def test_benchmark_functions_give_the_documented_json(monkeypatch, tmp_path):
     assert 0 < summary["full"]["base_mb_ours"] <= summary["full"]["peak_mb_ours"]
     assert 0.5 < summary["full"]["dice_ours"] <= 1
     assert "full/7x7" in bench.format_tables(summary)
+
+
+def test_attribution_throughput_prints_ratios_and_shap_cost_as_json(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    bench = importlib.import_module("attribution_throughput")
+    assert not set(bench.parse_args([]).methods) & set(bench.EXPENSIVE)
+    assert set(bench.parse_args(["--expensive"]).methods) == set(bench.METHODS)
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--methods", "scorecam"])  # expensive without --expensive
+    images = [f"--images={m}=2" for m in ("forward", "gradcam", "eigencam_signed")]
+    bench.main(["--models", "resnet18", "--methods", "gradcam,eigencam_signed,shap", "--library",
+                "--rounds", "2", "--batch-size-18", "2", "--images", "shap=1", *images])
+
+    lines = capsys.readouterr().out.strip().splitlines()
+    entry = json.loads(lines[-1])["resnet18@128"]
+    for method in ("gradcam", "eigencam_signed", "gradcam_library", "eigencam_signed_library"):
+        assert entry[f"{method}_ips"] > 0 and entry[f"{method}_vs_forward"] > 0
+    assert entry["shap_seconds_per_sample"] == pytest.approx(
+        1 / entry["shap_ips"] / bench.SHAP_NSAMPLES, rel=1e-2)
+    assert any("gradcam / forward" in line for line in lines)
 
 
 def test_attribution_levers_scores_cuts_regions_and_references(monkeypatch):

@@ -28,8 +28,9 @@ from pytorch_grad_cam import (
 )
 from pytorch_grad_cam.base_cam import BaseCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
-from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection_with_sign_correction
 from scipy.ndimage import gaussian_filter
+from scipy.sparse.linalg import svds
+from threadpoolctl import threadpool_limits
 from torch import nn
 from tqdm import tqdm
 
@@ -48,19 +49,64 @@ def normalise_map(values: np.ndarray) -> np.ndarray:
     return min_max_scale(np.nan_to_num(values.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0))
 
 
-class SignedEigenCAM(EigenCAM):
-    """EigenCAM with the sign correction of Seg-Eigen-CAM (Chung & Ying 2025, Eq. 13).
+def first_component(centred: np.ndarray, truncated: bool) -> np.ndarray:
+    """First right singular vector (C,) of a centred (positions, C) matrix: ``scipy``'s truncated
+    ``svds(k=1)`` (float64, seeded start vector) when ``truncated``, else the thin LAPACK SVD
+    of ``numpy.linalg.svd``, whose first vector equals ``grad-cam``'s full-matrices one, sign
+    included. A zero matrix, or one with a single row or column, takes the LAPACK path (ARPACK
+    cannot)."""
+    if truncated and min(centred.shape) > 1 and centred.any():
+        return svds(centred.astype(np.float64), k=1, rng=0)[2][0]
+    return np.linalg.svd(centred, full_matrices=False)[2][0]
 
-    EigenCAM projects a layer's activations on their first principal component: class-agnostic,
-    no gradients. The SVD leaves the component's sign arbitrary and ``grad-cam`` keeps the
-    positive part, so plain EigenCAM marks the skin instead of the lesion on many images; here
-    the projection is flipped when its most negative value outweighs its most positive one
-    (``grad-cam``'s ``get_2d_projection_with_sign_correction``).
+
+def principal_projection(activations: np.ndarray, sign_correction: bool) -> np.ndarray:
+    """Project each image's activations (B, C, h, w) on their first principal component: (B, h, w)
+    float32, as ``grad-cam``'s ``get_2d_projection`` (NaN set to 0, centred over positions).
+
+    With ``sign_correction`` (``get_2d_projection_with_sign_correction``, Seg-Eigen-CAM Eq. 13)
+    the sign is flipped when the most negative value outweighs the most positive one, so the
+    SVD's own sign does not matter and the truncated ``svds`` is used; without it the sign is
+    LAPACK's, as in ``grad-cam``. BLAS runs on one thread: these SVDs are far too small to gain
+    from threads and multithreaded BLAS made them about 50 times slower (``docs/performance.md``).
     """
+    activations = np.where(np.isnan(activations), 0, activations)
+    projections = []
+    with threadpool_limits(1, user_api="blas"):
+        for image in activations:
+            centred = image.reshape(len(image), -1).T
+            centred = centred - centred.mean(axis=0)
+            projection = (centred @ first_component(centred, sign_correction)).reshape(
+                image.shape[1:])
+            if sign_correction and abs(projection.min()) > abs(projection.max()):
+                projection = -projection
+            projections.append(projection)
+    return np.float32(projections)
+
+
+class BoundedEigenCAM(EigenCAM):
+    """``grad-cam``'s EigenCAM (projection of a layer's activations on their first principal
+    component: class-agnostic, no gradients) with its SVD on one BLAS thread and thin
+    (``principal_projection``); the maps are ``EigenCAM``'s."""
+
+    sign_correction = False
 
     def get_cam_image(self, input_tensor, target_layer, target_category, activations, grads,
                       eigen_smooth):  # noqa: D102  (BaseCAM's signature)
-        return get_2d_projection_with_sign_correction(activations)
+        return principal_projection(activations, self.sign_correction)
+
+
+class SignedEigenCAM(BoundedEigenCAM):
+    """EigenCAM with the sign correction of Seg-Eigen-CAM (Chung & Ying 2025, Eq. 13).
+
+    The SVD leaves the component's sign arbitrary and ``grad-cam`` keeps the positive part, so
+    plain EigenCAM marks the skin instead of the lesion on many images; here the projection is
+    flipped when its most negative value outweighs its most positive one (as ``grad-cam``'s
+    ``get_2d_projection_with_sign_correction``, computed by ``principal_projection`` with a
+    truncated SVD).
+    """
+
+    sign_correction = True
 
 
 CAM_METHODS: dict[str, type[BaseCAM]] = {
@@ -68,7 +114,7 @@ CAM_METHODS: dict[str, type[BaseCAM]] = {
     "gradcampp": GradCAMPlusPlus,
     "xgradcam": XGradCAM,
     "layercam": LayerCAM,
-    "eigencam": EigenCAM,
+    "eigencam": BoundedEigenCAM,
     "eigencam_signed": SignedEigenCAM,
     "scorecam": ScoreCAM,
 }
@@ -81,6 +127,16 @@ SHAP_METHODS = ("shap", "shap_partition")
 METHODS = (*CAM_METHODS, *SHAP_METHODS)
 
 
+def start_gradients_here(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
+    """Forward hook of a target layer: when gradients are being recorded and none reach this
+    layer (frozen parameters, an input without gradient), return its output as a detached leaf
+    that requires grad, so that the backward stops at the first target layer reached; otherwise
+    (a later target layer, SHAP's input gradients, ``torch.no_grad``) leave the output alone."""
+    if torch.is_grad_enabled() and not output.requires_grad:
+        return output.detach().requires_grad_(True)
+    return output
+
+
 class CamExplainer:
     """One class-activation method of ``grad-cam`` at one or more target layers of the classifier.
 
@@ -88,10 +144,12 @@ class CamExplainer:
     aggregation: each layer's map scaled to [0, 1] at input size, then averaged; for a deep
     ensemble (``LogitEnsemble``) every member's layers are averaged this way. ``aug_smooth``
     averages the maps of ``grad-cam``'s test-time augmentations (horizontal flip × brightness 0.9,
-    1, 1.1: six passes). Gradient-based methods take gradients with respect to the input
-    (``compute_input_gradient``) so that the model's parameters can stay frozen: the backward
-    pass then computes no weight gradients. ScoreCAM runs its masked forward passes
-    ``batch_size`` at a time.
+    1, 1.1: six passes). The model's parameters are frozen (``requires_grad_(False)``, in place).
+    Gradient-based methods record gradients from the first target layer on only
+    (``start_gradients_here``): the layers before it run without autograd, and the backward
+    reaches neither the weights nor the input; the maps are those of ``grad-cam``'s classes.
+    Methods without gradients (EigenCAM, ScoreCAM) run under ``torch.no_grad``. ScoreCAM runs its
+    masked forward passes ``batch_size`` at a time.
     """
 
     def __init__(self, name: str, model: nn.Module, target_layers: str | Sequence[str],
@@ -100,8 +158,11 @@ class CamExplainer:
                               else list(target_layers))
         self.name, self.batch_size, self.aug_smooth = name, batch_size, aug_smooth
         layers = [model.get_submodule(name) for name in member_layers(model, self.target_layers)]
+        model.requires_grad_(False)
         self.cam = CAM_METHODS[name](model=model, target_layers=layers)
-        self.cam.compute_input_gradient = self.cam.uses_gradients
+        if self.cam.uses_gradients:
+            for layer in layers:
+                layer.register_forward_hook(start_gradients_here, prepend=True)
         if isinstance(self.cam, ScoreCAM):
             self.cam.batch_size = batch_size
 
@@ -111,9 +172,10 @@ class CamExplainer:
 
     def explain(self, batch: torch.Tensor, targets: Sequence[int]) -> np.ndarray:
         """Return maps (B, h, w) in [0, 1] at input size for ``targets`` (class indices)."""
-        maps = self.cam(input_tensor=batch,
-                        targets=[ClassifierOutputTarget(int(t)) for t in targets],
-                        aug_smooth=self.aug_smooth)
+        with torch.set_grad_enabled(self.cam.uses_gradients):
+            maps = self.cam(input_tensor=batch,
+                            targets=[ClassifierOutputTarget(int(t)) for t in targets],
+                            aug_smooth=self.aug_smooth)
         return np.stack([normalise_map(m) for m in maps])
 
 
@@ -257,7 +319,7 @@ def attribute_shard(rows: pd.DataFrame, manifest: pd.DataFrame, checkpoint: str 
         stale.unlink()
     torch.manual_seed(seed)
     model, meta = load_checkpoint(checkpoint, device)
-    model.requires_grad_(False)  # explainers need input gradients only
+    model.requires_grad_(False)  # no explainer needs weight gradients
     size, sha = meta["input_size"], file_sha256(checkpoint)
     color_constancy = meta.get("color_constancy")  # absent from checkpoints before the option
     explainers = build_explainers(model, cfg["methods"], cfg, manifest, size, seed, color_constancy)
