@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from xaicut.color_models import color_features
+from xaicut.color_models import _subsample, color_features, fit_color_gmms, sampling_order
 from xaicut.graphcut import GraphCutParams, graph_cut_refine
 from xaicut.grid_cut import GridCut
 from xaicut.io import read_mask, read_rgb
@@ -107,6 +107,33 @@ def test_dynamic_cut_matches_fresh_cut():
     second = reused.solve(*second_caps)
     assert np.mean(first != second) > 0.1
     assert np.array_equal(second, GridCut(pairwise, truth.shape).solve(*second_caps))
+
+
+def test_subsample_takes_the_first_region_pixels_of_the_fixed_order():
+    """Each region's fitting samples are its first pixels in one per-image permutation."""
+    shape = (30, 40)
+    order = sampling_order(shape, seed=3)
+    assert np.array_equal(np.sort(order), np.arange(shape[0] * shape[1]))
+    assert np.array_equal(order, sampling_order(shape, seed=3))
+    features = np.arange(shape[0] * shape[1] * 3, dtype=np.float64).reshape(*shape, 3)
+    mask = np.random.default_rng(0).random(shape) < 0.3
+    samples = _subsample(features, mask, 50, order)
+    expected = [p for p in order if mask.flat[p]][:50]
+    assert np.array_equal(samples, features.reshape(-1, 3)[expected])
+    assert np.array_equal(_subsample(features, mask, 10_000, order), features[mask])
+
+
+def test_fit_color_gmms_default_order_is_the_seeded_one():
+    """Without ``order`` the GMMs equal those fitted with ``sampling_order(shape, seed)``."""
+    image, truth = ellipse_scene()
+    features = color_features(image, "lab")
+    implicit = fit_color_gmms(features, truth, (3, 3), 500, seed=4)
+    explicit = fit_color_gmms(features, truth, (3, 3), 500, seed=4,
+                              order=sampling_order(truth.shape, 4))
+    for a, b in zip(implicit, explicit):
+        assert np.allclose(a.means_, b.means_)
+    fg_gmm, bg_gmm = implicit
+    assert fg_gmm.means_[:, 0].mean() < bg_gmm.means_[:, 0].mean()  # the lesion is darker
 
 
 def test_contrast_weights_are_small_across_edges():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import sklearn
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
@@ -26,10 +27,11 @@ REG_COVAR = 1e-2
 MIN_SAMPLES_PER_COMPONENT = 10
 """A GMM gets at most one component per this many fitting samples."""
 
-GMM_MAX_ITER = 10
-"""Maximum EM steps of a GMM fitted from scratch (k-means initialisation)."""
+GMM_MAX_ITER = 5
+"""Maximum EM steps of a GMM fitted from scratch (k-means++ initialisation); EM stops earlier
+when it converges (scikit-learn's ``tol``)."""
 
-WARM_START_MAX_ITER = 2
+WARM_START_MAX_ITER = 1
 """Maximum EM steps of a GMM refit warm-started from the previous iteration's model."""
 
 HARD_CAPACITY = 1e9
@@ -60,6 +62,15 @@ def color_palette(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return colours, index.reshape(image.shape[:2])
 
 
+def sampling_order(shape: tuple[int, int], seed: int) -> np.ndarray:
+    """A fixed random order of the pixels of an (H, W) grid: int (H * W,) flat indices.
+
+    :func:`fit_color_gmms` subsamples a region as the first pixels of this order that fall in
+    it, so one permutation per image serves every refit.
+    """
+    return np.random.default_rng(seed).permutation(shape[0] * shape[1])
+
+
 def _count_distinct_rows(samples: np.ndarray) -> int:
     """Number of distinct feature vectors, via a 1-D projection (collisions only undercount)."""
     weights = np.array([1.0, 1e3 * np.pi, 1e6 * np.e])[: samples.shape[1]]
@@ -84,7 +95,8 @@ def _fit_gmm(
     With ``previous`` (the model of the last iteration, if it has no more components than the
     samples allow) EM is warm-started from its parameters and runs at most
     ``WARM_START_MAX_ITER`` steps, like GrabCut's one re-estimation per iteration; otherwise
-    it starts from k-means and runs at most ``GMM_MAX_ITER`` steps.
+    it starts from k-means++ seeding (no Lloyd iterations: EM refines the means anyway) and runs
+    at most ``GMM_MAX_ITER`` steps.
     """
     n_components = _component_cap(samples, max_components)
     common = {"covariance_type": "full", "reg_covar": REG_COVAR, "random_state": seed}
@@ -98,18 +110,24 @@ def _fit_gmm(
             **common,
         )
     else:
-        gmm = GaussianMixture(n_components=n_components, max_iter=GMM_MAX_ITER, **common)
+        gmm = GaussianMixture(n_components=n_components, max_iter=GMM_MAX_ITER,
+                              init_params="k-means++", **common)
     with warnings.catch_warnings():
         # Capping EM steps is deliberate; the models are refitted in the next iteration anyway.
         warnings.simplefilter("ignore", ConvergenceWarning)
         return gmm.fit(samples)
 
 
-def _subsample(samples: np.ndarray, max_count: int, rng: np.random.Generator) -> np.ndarray:
-    """At most ``max_count`` rows of ``samples`` (N, C), drawn without replacement."""
-    if len(samples) <= max_count:
-        return samples
-    return samples[rng.choice(len(samples), size=max_count, replace=False)]
+def _subsample(
+    features: np.ndarray, mask: np.ndarray, max_count: int, order: np.ndarray
+) -> np.ndarray:
+    """Features (N, C) of at most ``max_count`` pixels of bool ``mask`` (H, W): its first
+    pixels in the flat pixel ``order`` (:func:`sampling_order`)."""
+    flat_mask = mask.ravel()
+    if np.count_nonzero(flat_mask) <= max_count:
+        return features[mask]
+    chosen = order[flat_mask[order]][:max_count]
+    return features.reshape(-1, features.shape[-1])[chosen]
 
 
 def fit_color_gmms(
@@ -120,6 +138,7 @@ def fit_color_gmms(
     seed: int,
     previous: tuple[GaussianMixture, GaussianMixture] | None = None,
     bg_mask: np.ndarray | None = None,
+    order: np.ndarray | None = None,
 ) -> tuple[GaussianMixture, GaussianMixture]:
     """Fit the lesion and skin colour GMMs.
 
@@ -128,20 +147,23 @@ def fit_color_gmms(
     certain skin leaves its unknown band out); each must have at least one pixel.
     ``components``: at most this many (lesion, skin) GMM components; ``previous``:
     ``(fg_gmm, bg_gmm)`` of the last iteration to warm-start from, or None. Each region is
-    subsampled to at most ``max_pixels`` pixels; ``seed`` fixes the subsampling and the GMMs.
-    Returns ``(fg_gmm, bg_gmm)``.
+    subsampled to at most ``max_pixels`` pixels taken in the flat pixel ``order``
+    (:func:`sampling_order`; None = ``sampling_order(fg_mask.shape, seed)``); ``seed`` fixes the
+    GMMs. Returns ``(fg_gmm, bg_gmm)``.
     """
     bg_mask = ~fg_mask if bg_mask is None else bg_mask
     if not fg_mask.any() or not bg_mask.any():
         raise ValueError("fg_mask must contain both lesion and skin pixels")
-    rng = np.random.default_rng(seed)
-    fg_samples = _subsample(features[fg_mask], max_pixels, rng)
-    bg_samples = _subsample(features[bg_mask], max_pixels, rng)
+    order = sampling_order(fg_mask.shape, seed) if order is None else order
+    fg_samples = _subsample(features, fg_mask, max_pixels, order)
+    bg_samples = _subsample(features, bg_mask, max_pixels, order)
     fg_previous, bg_previous = previous if previous is not None else (None, None)
-    return (
-        _fit_gmm(fg_samples, components[0], seed, fg_previous),
-        _fit_gmm(bg_samples, components[1], seed, bg_previous),
-    )
+    # The samples are finite colour features, so scikit-learn's finiteness checks are skipped.
+    with sklearn.config_context(assume_finite=True):
+        return (
+            _fit_gmm(fg_samples, components[0], seed, fg_previous),
+            _fit_gmm(bg_samples, components[1], seed, bg_previous),
+        )
 
 
 def unary_costs(
@@ -161,7 +183,8 @@ def unary_costs(
     both are non-negative. Pixels of the bool (H, W) masks ``certain_fg`` / ``certain_bg`` get
     ``HARD_CAPACITY`` towards their label and 0 towards the other (hard constraints).
     """
-    log_ratio = fg_gmm.score_samples(palette_features) - bg_gmm.score_samples(palette_features)
+    with sklearn.config_context(assume_finite=True):
+        log_ratio = fg_gmm.score_samples(palette_features) - bg_gmm.score_samples(palette_features)
     lesion_advantage = log_ratio[index]
     if certain_fg is not None:
         lesion_advantage = np.where(certain_fg, HARD_CAPACITY, lesion_advantage)

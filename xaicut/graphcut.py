@@ -53,19 +53,24 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from scipy import ndimage
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from xaicut.color_models import (
     COLOR_SPACES,
     color_features,
     color_palette,
     fit_color_gmms,
+    sampling_order,
     unary_costs,
 )
 from xaicut.grid_cut import GridCut
 from xaicut.images import check_rgb_image
 from xaicut.masks import KEEP_COMPONENT_MODES, check_mask, disk, resize_mask, select_component
 from xaicut.pairwise_terms import pairwise_weights
+
+_THREAD_POOLS = ThreadpoolController()
+"""The BLAS/OpenMP thread pools loaded with NumPy, SciPy and scikit-learn, found once at import
+(a fresh ``threadpool_limits`` searches the loaded libraries again on every call)."""
 
 MIN_REGION_PIXELS = 20
 """A lesion or skin region with fewer working-size pixels than this counts as empty: a seed or
@@ -197,6 +202,7 @@ def _iterate_cuts(
     colours, index = color_palette(image)
     palette_features = color_features(colours[:, None, :], params.color_space)[:, 0, :]
     features = palette_features[index]
+    order = sampling_order(index.shape, params.seed)
     pairwise = pairwise_weights(
         image, features, connectivity=params.connectivity, colour_weight=params.pairwise_weight,
         gradient_weight=params.gradient_weight, texture_weight=params.texture_weight,
@@ -209,7 +215,7 @@ def _iterate_cuts(
     bg_mask = certain_bg if use_certain_bg else None
     for iteration in range(1, params.max_iterations + 1):
         gmms = fit_color_gmms(features, labels, components, params.gmm_max_pixels, params.seed,
-                              previous=gmms, bg_mask=bg_mask)
+                              previous=gmms, bg_mask=bg_mask, order=order)
         bg_mask = None
         new_labels = cut.solve(*unary_costs(palette_features, index, *gmms, certain_fg, certain_bg))
         changed_ratio = float(np.mean(new_labels != labels))
@@ -284,7 +290,7 @@ def graph_cut_refine(
 
     # The BLAS/OpenMP work is on tiny matrices (3x3 covariances, a few GMM components), where
     # worker threads only add synchronisation cost, so the library thread pools run single-threaded.
-    with threadpool_limits(limits=1):
+    with _THREAD_POOLS.limit(limits=1):
         labels, iterations, changed_ratio = _iterate_cuts(
             small_image, small_seed, params, small_fg if small_fg.any() else None,
             small_bg if small_bg.any() else None,

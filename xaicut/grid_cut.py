@@ -23,7 +23,9 @@ class GridCut:
     """
 
     def __init__(self, pairwise: list[tuple[tuple[int, int], np.ndarray]], shape: tuple[int, int]):
-        self.graph = maxflow.Graph[float]()
+        n_nodes = shape[0] * shape[1]
+        # Reserving room for every node and edge up front spares the graph its regrowth copies.
+        self.graph = maxflow.Graph[float](n_nodes, n_nodes * len(pairwise))
         self.nodes = self.graph.add_grid_nodes(shape)
         for offset, weights in pairwise:
             self.graph.add_grid_edges(
