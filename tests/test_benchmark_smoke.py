@@ -207,5 +207,6 @@ def test_segment_asked_times_the_asked_stages_against_every_mode(monkeypatch, ca
     assert figures["n_images"] >= 2 and figures["identical_masks"] is True
     seconds = figures["seconds_per_image"]
     assert set(seconds) == {"asked", "all", "all_per_mode"} and min(seconds.values()) > 0
+    assert set(figures["cpu_seconds_per_image"]) == set(seconds)
     assert figures["speedup_asked_vs_all_per_mode"] > 1     # one graph cut of three
     assert len(lines) == 4
