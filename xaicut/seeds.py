@@ -51,7 +51,7 @@ with the measurements behind them: ``docs/segmentation.md``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import cv2
@@ -335,7 +335,7 @@ class ImageEvidence:
     """
 
     image: np.ndarray
-    params: SeedParams = field(default=DEFAULT_SEED_PARAMS)
+    params: SeedParams = DEFAULT_SEED_PARAMS
 
     def __post_init__(self) -> None:
         check_rgb_image(self.image)
