@@ -33,6 +33,7 @@ from xaicut.io import read_mask  # noqa: E402
 from xaicut.metrics import bootstrap_interval, mask_metrics  # noqa: E402
 from xaicut.seeds import SeedParams  # noqa: E402
 from xaicut.segment import segment_shard  # noqa: E402
+from xaicut.shards import segment_stage_modes  # noqa: E402
 
 
 def setting_dice(manifest: pd.DataFrame, shards: list[Path], masks_dir: Path, config: dict,
@@ -46,7 +47,8 @@ def setting_dice(manifest: pd.DataFrame, shards: list[Path], masks_dir: Path, co
         out = {"graphcut": Path(tmp) / "graphcut"}
         for shard in shards:
             segment_shard(manifest, shard, config["attribute"]["methods"],
-                          config["seeding"]["modes"][:1], out, SeedParams(**seeding),
+                          segment_stage_modes(config["seeding"]["modes"][:1]), out,
+                          SeedParams(**seeding),
                           GraphCutParams(**segment, seed=config["seed"]))
         for path in sorted(out["graphcut"].glob("*.png")):
             truth = read_mask(masks_dir / f"{path.stem}_segmentation.png")

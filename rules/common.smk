@@ -10,8 +10,11 @@ from snakemake.utils import validate
 
 from xaicut.config import check_consistency
 from xaicut.settings import (
+    asked_segment_stages,
     export_variant,
+    exported_stages,
     external_datasets,
+    scored_segment_stages,
     variant_names,
     variant_train_settings,
 )
@@ -19,8 +22,8 @@ from xaicut.layout import SUPERVISED, UNET_STAGE, Layout
 from xaicut.report.inputs import MaskCoverage, report_inputs
 from xaicut.shards import (
     AUTO_EXPORT,
-    AUTO_EXPORT_STAGES,
     DATASET_PATTERN,
+    GRAPHCUT_STAGE,
     IMAGE_PRIOR,
     OTSU_STAGE,
     SHARD_PATTERN,
@@ -62,6 +65,12 @@ EXTERNAL = external_datasets(config)
 DATA_DIR = LAYOUT.demo_data if DEMO else Path(config["data_dir"])
 FUSE_STAGES = [*config["attribute"]["methods"], "fused"]
 SEGMENT_STAGES = segment_stage_names(config["seeding"]["modes"])
+# Graph cuts (stage -> seed mode) of rule segment, computed whether or not the run scores, and
+# of rule segment_scored, only for evaluate (the scoring config keeps every seed mode).
+ASKED_STAGES = asked_segment_stages(config)
+SCORED_STAGES = scored_segment_stages(config)
+# seeding less its modes: each segment rule is given the modes of its own stages.
+SEED_SETTINGS = {k: v for k, v in config["seeding"].items() if k != "modes"}
 # What the Otsu lesion depends on (the otsu job of a shard; one per run, no classifier).
 OTSU_SEEDING = {k: config["seeding"][k] for k in ("vignette", "min_area_fraction")}
 # Splits of the main dataset attributed, fused and segmented: the exported ones, val and test.
@@ -87,7 +96,7 @@ STUDENT_ROUND = LAYOUT.student_round("{teacher}", "{round}")
 ADAPTED = LAYOUT.adapted_student("{dataset}")
 # Teachers of the students and their graph-cut stage: the exported variant (the only one with
 # masks of its training images) and the image prior (the Otsu-seeded graph cut, no classifier).
-TEACHER_STAGE = {EXPORT_VARIANT: "graphcut", IMAGE_PRIOR: "graphcut_otsu"}
+TEACHER_STAGE = {EXPORT_VARIANT: GRAPHCUT_STAGE, IMAGE_PRIOR: "graphcut_otsu"}
 
 
 def gpu_resources():
@@ -336,19 +345,21 @@ def scored_mask_folders(wildcards):
 
 
 def segment_tables(wildcards):
-    """Per-shard graph-cut status tables of every variant."""
+    """Per-shard graph-cut status tables of every variant: of rule segment and of rule
+    segment_scored (each when it has stages)."""
     shards = scored_shards(wildcards)
-    return [str(LAYOUT.segment_table(v, sh)) for v in VARIANTS for sh in shards]
+    tables = [LAYOUT.segment_table] if ASKED_STAGES else []
+    tables += [LAYOUT.scored_segment_table] if SCORED_STAGES else []
+    return [str(t(v, sh)) for v in VARIANTS for t in tables for sh in shards]
 
 
-def exported_stages():
-    """The stages export may read: export.stage, or both candidates of ``auto`` (the student's
-    graph cut only when there is a student)."""
-    if EXPORT_STAGE != AUTO_EXPORT:
-        return [EXPORT_STAGE]
-    return [
-        s for s in AUTO_EXPORT_STAGES if STUDENT or s not in student_stage_names("")
-    ]
+def status_table(stage):
+    """The layout's status table (variant, shard) of the exported variant's ``stage``: the
+    student's for a student stage, segment's for a graph cut, None for a stage without one.
+    """
+    if stage in student_stage_names(EXPORT_VARIANT):
+        return LAYOUT.student_segment_table
+    return LAYOUT.segment_table if stage in ASKED_STAGES else None
 
 
 def student_history(dataset):
@@ -361,21 +372,14 @@ def student_history(dataset):
 
 def export_inputs(wildcards):
     """What export reads for one dataset, per segmented shard: the exported variant's masks of
-    the exported stage(s) (for otsu the run's one Otsu folder), its attribution maps and
-    graph-cut status tables (the student's for a student stage); for export.stage auto, the
-    student's training history that decides.
+    the exported stage(s) (for otsu the run's one Otsu folder), its attribution maps and, for a
+    graph-cut or student stage, its status tables; for export.stage auto, the student's
+    training history that decides.
     """
     dataset = getattr(wildcards, "dataset", "")
     shards = dataset_shards(dataset)
-    stages = exported_stages()
-    tables = [
-        (
-            LAYOUT.student_segment_table
-            if stage in student_stage_names(EXPORT_VARIANT)
-            else LAYOUT.segment_table
-        )
-        for stage in stages
-    ]
+    stages = exported_stages(config)
+    tables = [status_table(s) for s in stages if status_table(s)]
     inputs = {
         "masks": [
             str(LAYOUT.masks(stage_variant(EXPORT_VARIANT, stage), stage, sh))

@@ -1,5 +1,6 @@
-# Attribution maps -> binary masks (fuse); seeds + GMM graph cut (segment); the Otsu baseline,
-# which needs no classifier (otsu: once per run, not per variant). One job per shard.
+# Attribution maps -> binary masks (fuse); seeds + GMM graph cut (segment: the stages the run
+# exports or teaches with; segment_scored: the other seed modes, only for evaluate); the Otsu
+# baseline, which needs no classifier (otsu: once per run, not per variant). One job per shard.
 
 
 rule fuse:
@@ -29,7 +30,7 @@ rule segment:
     output:
         masks=[
             directory(LAYOUT.masks("{variant}", stage, "{shard}"))
-            for stage in SEGMENT_STAGES
+            for stage in ASKED_STAGES
         ],
         table=LAYOUT.segment_table("{variant}", "{shard}"),
     log:
@@ -38,12 +39,29 @@ rule segment:
         "../envs/segment.yaml"
     params:
         segment=config["segment"],
-        seeding=config["seeding"],
+        seeding=SEED_SETTINGS,
         methods=config["attribute"]["methods"],
-        stages=SEGMENT_STAGES,
+        stage_modes=ASKED_STAGES,
         seed=config["seed"],
     script:
         "../workflow_scripts/segment.py"
+
+
+use rule segment as segment_scored with:
+    output:
+        masks=[
+            directory(LAYOUT.masks("{variant}", stage, "{shard}"))
+            for stage in SCORED_STAGES
+        ],
+        table=LAYOUT.scored_segment_table("{variant}", "{shard}"),
+    log:
+        RUN / "logs" / "segment_scored" / "{variant}" / "{shard}.log",
+    params:
+        segment=config["segment"],
+        seeding=SEED_SETTINGS,
+        methods=config["attribute"]["methods"],
+        stage_modes=SCORED_STAGES,
+        seed=config["seed"],
 
 
 rule otsu:

@@ -216,3 +216,19 @@ def test_stage_scores_compares_each_stage_with_the_reference_image_by_image(monk
     assert otsu["n_better"] == 20 and otsu["n_worse"] == 0
     assert graphcut["n_better"] == graphcut["n_worse"] == 10     # exact ten, moved ten
     assert graphcut["difference_ci_low"] < graphcut["difference_mean"] < 0
+
+
+def test_segment_asked_times_the_asked_stages_against_every_mode(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    bench = importlib.import_module("segment_asked")
+    bench.main(["--n-lesions", "2", "--width", "120", "--height", "90"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    figures = json.loads(lines[-1])
+    assert figures["stages_asked"] == ["graphcut"]          # the shipped config exports auto
+    assert figures["stages_all"] == ["graphcut", "graphcut_trimap_otsu", "graphcut_and"]
+    assert figures["n_images"] >= 2 and figures["identical_masks"] is True
+    seconds = figures["seconds_per_image"]
+    assert set(seconds) == {"asked", "all", "all_per_mode"} and min(seconds.values()) > 0
+    assert set(figures["cpu_seconds_per_image"]) == set(seconds)
+    assert figures["speedup_asked_vs_all_per_mode"] > 1     # one graph cut of three
+    assert len(lines) == 4

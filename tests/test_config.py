@@ -11,7 +11,12 @@ import yaml
 
 from conftest import REPO
 from xaicut.config import ConfigError, load_config, validate_config
-from xaicut.settings import variant_names, variant_train_settings
+from xaicut.settings import (
+    asked_segment_stages,
+    scored_segment_stages,
+    variant_names,
+    variant_train_settings,
+)
 
 
 def test_shipped_config_is_valid_and_defaults_fill_in():
@@ -94,3 +99,24 @@ def test_a_null_variant_is_dropped():
     config = validate_config({"data_dir": "demo", "variants": {"plain": {}, "cbam": None}})
     assert variant_names(config) == ["plain"]
     assert variant_train_settings(config, "plain")["cbam"] is False
+
+
+@pytest.mark.parametrize(("export", "student", "asked"), [
+    ("auto", True, {"graphcut": "consensus"}),        # the default: auto's graph cut, the teacher
+    ("auto", False, {"graphcut": "consensus"}),
+    ("graphcut_and", False, {"graphcut_and": "and"}),
+    ("graphcut_and", True, {"graphcut": "consensus", "graphcut_and": "and"}),  # + the teacher
+    ("otsu", False, {}),                              # no graph cut asked: rule segment idle
+    ("fused", True, {"graphcut": "consensus"}),
+])
+def test_segment_computes_the_asked_stages_and_the_scoring_the_rest(export, student, asked):
+    """Rule segment: the exported stage and the student's teacher; segment_scored: the rest,
+    so that both together are every seed mode (what a scoring run computes)."""
+    config = validate_config({"data_dir": "demo", "export": {"stage": export},
+                              "student": {"enabled": student},
+                              "seeding": {"modes": ["consensus", "trimap_otsu", "and"]}})
+    assert asked_segment_stages(config) == asked
+    every = {"graphcut": "consensus", "graphcut_trimap_otsu": "trimap_otsu", "graphcut_and": "and"}
+    scored = scored_segment_stages(config)
+    assert scored == {s: m for s, m in every.items() if s not in asked}
+    assert {**asked, **scored} == every

@@ -86,9 +86,12 @@ def test_paper_config_dag_on_10015_images(tmp_path):
     train_shards, val_shards, test_shards = (-(-n // 100) for n in (n_train, n_val, n_test))
     variants = 2  # ResNet152 with and without CBAM
     # Every variant is scored on test and studied on val; the exported one segments every split
-    # (its map masks are scored on test only: the export reads the graph cut).
+    # (its map masks are scored on test only: the export reads the graph cut). segment computes
+    # the graph cut the export and the student read; segment_scored the other seed modes, only
+    # on the scored test shards.
     assert jobs["attribute"] == variants * (val_shards + test_shards) + train_shards
     assert jobs["segment"] == variants * test_shards + train_shards + val_shards
+    assert jobs["segment_scored"] == variants * test_shards
     assert jobs["fuse"] == variants * test_shards
     assert jobs["unet"] == test_shards
     for per_variant in ("train_member", "train", "threshold_study", "faithfulness"):
@@ -104,7 +107,7 @@ def test_paper_config_dag_on_10015_images(tmp_path):
     assert jobs["pseudo_labels"] == jobs["train_student"] == 2
     assert jobs["student"] == train_shards + val_shards + test_shards
     assert jobs["otsu_student"] == test_shards
-    # 10,015 images, two models: about 650 jobs (shards, not images)
+    # 10,015 images, two models: about 680 jobs (shards, not images)
     assert sum(jobs.values()) < 700
 
     assert "student_round" not in jobs
@@ -116,6 +119,7 @@ def test_paper_config_dag_on_10015_images(tmp_path):
                                    + bigger_shards["train"])
     assert bigger["segment"] == (variants * bigger_shards["test"] + bigger_shards["train"]
                                  + bigger_shards["val"])
+    assert bigger["segment_scored"] == variants * bigger_shards["test"]
     # Two transductive rounds: each teacher's round-1 student segments every shard (the test
     # images teach too).
     assert bigger["pseudo_labels"] == bigger["train_student"] == 2 * 2

@@ -16,12 +16,11 @@ from conftest import REPO, write_tiny_release
 from xaicut.config import validate_config
 from xaicut.layout import CLASSIFIER_TABLES, METRICS_TABLES, STUDY_TABLES, Layout
 from xaicut.report.inputs import MaskCoverage, report_inputs
-from xaicut.settings import variant_names
+from xaicut.settings import asked_segment_stages, scored_segment_stages, variant_names
 from xaicut.shards import (
     IMAGE_PRIOR,
     OTSU_STAGE,
     image_shards,
-    segment_stage_names,
     segmented_splits,
     shard_rows,
     split_shards,
@@ -82,7 +81,6 @@ def planned_jobs(output: str) -> list[tuple[str, dict[str, str], set[str], set[s
 def expected_outputs(layout: Layout, config: dict, rule: str, w: dict[str, str]) -> set[Path]:
     """What the layout says a job of ``rule`` with wildcards ``w`` writes."""
     methods = config["attribute"]["methods"]
-    segment = segment_stage_names(config["seeding"]["modes"])
     paths = {
         "train": lambda: {layout.train(w["variant"]) / "model.pt",
                           *(layout.classifier_table(w["variant"], t) for t in CLASSIFIER_TABLES)},
@@ -93,8 +91,12 @@ def expected_outputs(layout: Layout, config: dict, rule: str, w: dict[str, str])
         "faithfulness": lambda: {layout.faithfulness(w["variant"]) / "deletion.csv",
                                  layout.faithfulness_summary(w["variant"])},
         "fuse": lambda: {layout.masks(w["variant"], s, w["shard"]) for s in [*methods, "fused"]},
-        "segment": lambda: {*(layout.masks(w["variant"], s, w["shard"]) for s in segment),
+        "segment": lambda: {*(layout.masks(w["variant"], s, w["shard"])
+                              for s in asked_segment_stages(config)),
                             layout.segment_table(w["variant"], w["shard"])},
+        "segment_scored": lambda: {*(layout.masks(w["variant"], s, w["shard"])
+                                     for s in scored_segment_stages(config)),
+                                   layout.scored_segment_table(w["variant"], w["shard"])},
         "otsu": lambda: {layout.masks(IMAGE_PRIOR, OTSU_STAGE, w["shard"])},
         "segment_image_prior": lambda: {layout.masks(IMAGE_PRIOR, "graphcut_otsu", w["shard"]),
                                         layout.segment_table(IMAGE_PRIOR, w["shard"])},
@@ -133,8 +135,8 @@ def test_the_rules_write_and_the_report_reads_where_the_layout_says(tmp_path):
         if expected:
             assert outputs == {str(p) for p in expected}, (rule, wildcards)
             checked.add(rule)
-    assert {"train", "attribute", "fuse", "segment", "otsu", "segment_image_prior", "evaluate",
-            "export", "report"} <= checked
+    assert {"train", "attribute", "fuse", "segment", "segment_scored", "otsu",
+            "segment_image_prior", "evaluate", "export", "report"} <= checked
     manifest = pd.read_csv(layout.manifest())
     # Two classifier variants, one Otsu baseline: one otsu job per segmented shard.
     assert len(variant_names(config)) == 2

@@ -7,14 +7,17 @@ import pandas as pd
 import pytest
 
 from test_graphcut import SAMPLE, dice, ellipse_scene, sample_images
+from xaicut import seeds
 from xaicut.graphcut import GraphCutParams, graph_cut_refine
 from xaicut.io import read_mask, read_rgb, write_image
 from xaicut.seeds import (
     SEED_MODES,
+    ImageEvidence,
     Seed,
     SeedParams,
     build_seed,
     clean_seed,
+    evidence_seed,
     fuse_maps,
     otsu_seed,
     sanitise_map,
@@ -76,12 +79,85 @@ def test_the_otsu_baseline_is_written_apart_from_the_graph_cuts(tmp_path):
     lesion = read_mask(tmp_path / "otsu" / "ISIC_0000001.png")
     assert (lesion == otsu_seed(read_rgb(tmp_path / "ISIC_0000001.png"))).all()
     assert dice(lesion, truth) >= 0.9
-    table = segment_images(manifest, ["ISIC_0000001"], lambda _: {}, ["otsu"],
+    table = segment_images(manifest, ["ISIC_0000001"], lambda _: {}, {"graphcut_otsu": "otsu"},
                            {"graphcut_otsu": tmp_path / "cut"}, SeedParams(),
-                           GraphCutParams(max_iterations=2), ["graphcut_otsu"])
+                           GraphCutParams(max_iterations=2))
     assert list(table.stage) == ["graphcut_otsu"] and list(table.seed_status) == ["ok"]
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["cut", "otsu"]
     assert dice(read_mask(tmp_path / "cut" / "ISIC_0000001.png"), truth) >= 0.9
+
+
+def count_calls(monkeypatch, name: str) -> list[int]:
+    """Count the calls of ``xaicut.seeds.<name>`` (one entry per call)."""
+    calls: list[int] = []
+    original = getattr(seeds, name)
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(seeds, name, counted)
+    return calls
+
+
+def test_the_otsu_baseline_honours_vignette_off(tmp_path, monkeypatch):
+    """``seeding.vignette: false``: rule otsu's lesion is Otsu over every pixel, no vignette
+    detected (it used to detect one anyway)."""
+    image, _ = vignetted_scene()
+    write_image(image, tmp_path / "ISIC_0000001.png")
+    manifest = pd.DataFrame({"image_id": ["ISIC_0000001"],
+                             "image_path": [str(tmp_path / "ISIC_0000001.png")]})
+    vignettes = count_calls(monkeypatch, "vignette_mask")
+    otsu_masks(manifest, ["ISIC_0000001"], tmp_path / "off", SeedParams(vignette=False))
+    assert vignettes == []
+    written = read_mask(tmp_path / "off" / "ISIC_0000001.png")
+    image = read_rgb(tmp_path / "ISIC_0000001.png")
+    assert (written == otsu_seed(image, np.zeros(image.shape[:2], dtype=bool))).all()
+    otsu_masks(manifest, ["ISIC_0000001"], tmp_path / "on", SeedParams())
+    assert len(vignettes) == 1
+    assert (read_mask(tmp_path / "on" / "ISIC_0000001.png") == otsu_seed(image)).all()
+
+
+@pytest.mark.parametrize("params", [SeedParams(), SeedParams(vignette=False)])
+def test_one_image_evidence_gives_every_mode_the_seed_build_seed_gives(params):
+    """Shared by all modes, the vignette and the Otsu lesion give bit-identical seeds to those
+    each mode computes on its own (also on a flat image and on all-zero maps)."""
+    image, truth = vignetted_scene()
+    flat = np.full(image.shape, 140, dtype=np.uint8)
+    zeros = {"gradcam": np.zeros(truth.shape)}
+    for picture, maps in ((image, scene_maps(truth)), (image, zeros), (flat, scene_maps(truth))):
+        evidence = ImageEvidence(picture, params)
+        for mode in SEED_MODES:
+            shared, alone = evidence_seed(mode, maps, evidence), build_seed(mode, maps, picture,
+                                                                           params)
+            assert shared.status == alone.status, mode
+            for name in ("initial", "certain_fg", "certain_bg"):
+                assert np.array_equal(getattr(shared, name), getattr(alone, name)), (mode, name)
+    assert not evidence.lesion.flags.writeable   # shared: no seed may change it
+
+
+def test_segment_computes_the_image_evidence_once_per_image(tmp_path, monkeypatch):
+    """Every seed mode of an image: one vignette and one Otsu lesion; a mode that reads no
+    Otsu lesion (trimap) computes none."""
+    image, truth = vignetted_scene()
+    ids = ["ISIC_0000001", "ISIC_0000002"]
+    for image_id in ids:
+        write_image(image, tmp_path / f"{image_id}.png")
+    manifest = pd.DataFrame({"image_id": ids,
+                             "image_path": [str(tmp_path / f"{i}.png") for i in ids]})
+    vignettes, lesions = count_calls(monkeypatch, "vignette_mask"), count_calls(monkeypatch,
+                                                                                "otsu_seed")
+    stages = {f"graphcut_{mode}": mode for mode in SEED_MODES}
+    table = segment_images(manifest, ids, lambda _: scene_maps(truth), stages,
+                           {s: tmp_path / s for s in stages}, SeedParams(),
+                           GraphCutParams(max_iterations=2))
+    assert len(table) == len(ids) * len(SEED_MODES) and set(table.seed_status) == {"ok"}
+    assert len(vignettes) == len(lesions) == len(ids)
+    segment_images(manifest, ids, lambda _: scene_maps(truth), {"graphcut": "trimap"},
+                   {"graphcut": tmp_path / "trimap"}, SeedParams(),
+                   GraphCutParams(max_iterations=2))
+    assert len(vignettes) == 2 * len(ids) and len(lesions) == len(ids)
+    assert len(list((tmp_path / "trimap").glob("*.png"))) == len(ids)
 
 
 # --- seed cleaning ----------------------------------------------------------------------------

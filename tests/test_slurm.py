@@ -43,7 +43,8 @@ SLURM_PROGRAMS = ("slurmctld", "slurmd", "munged", "sbatch", "srun", "squeue", "
 # attribution shard per split.
 # Every rule but `all` (a local rule) runs as a SLURM job.
 CLUSTER_RULES = {"demo_data", "ingest", "augment", "train_member", "train", "attribute",
-                 "threshold_study", "faithfulness", "fuse", "segment", "otsu", "train_unet", "unet",
+                 "threshold_study", "faithfulness", "fuse", "segment", "segment_scored", "otsu",
+                 "train_unet", "unet",
                  "evaluate", "score_segmentations", "export", "report"}
 GPU_RULES = {"train_member", "train", "attribute", "train_unet", "unet", "train_student", "student",
              "student_round", "otsu_student", "adapt_student"}

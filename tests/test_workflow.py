@@ -38,7 +38,8 @@ MAP_SCORING = {"evaluate": 1, "report": 1, "all": 1}
 
 
 def scored_shards(results: Path) -> int:
-    """Fuse jobs of the run: the test shards of every variant (map masks are scored there)."""
+    """Fuse and segment_scored jobs of the run: the test shards of every variant (map masks and
+    the seed modes not exported are scored there)."""
     return len(list((results / RUN / "segment").glob("*/test*.csv")))
 
 
@@ -125,8 +126,13 @@ def test_outputs_follow_contracts(finished_run):
     hashes = {v: read_attribution(next((results / "attribution" / v).glob("*/*.h5")))
               .checkpoint_sha256 for v in VARIANTS}
     assert hashes == {v: file_sha256(results / "train" / v / "model.pt") for v in VARIANTS}
-    status = pd.concat(pd.read_csv(p) for p in (results / RUN / "segment").glob("*/test*.csv"))
+    status = pd.concat(pd.read_csv(p) for p in (results / RUN / "segment").glob("**/test*.csv"))
     assert len(status) == len(VARIANTS) * 3 * n_test   # one row per variant, image and seed mode
+    # Rule segment computes what is exported (graphcut), segment_scored the other seed modes,
+    # only on the scored test shards.
+    asked = pd.concat(pd.read_csv(p) for p in (results / RUN / "segment").glob("*/*.csv"))
+    assert set(asked.stage) == {"graphcut"} and len(asked) == len(VARIANTS) * (n_test + n_val)
+    assert not any((results / RUN / "masks").glob("*/graphcut_and/val*"))
     exported = pd.read_csv(results / RUN / "segmentations.csv")
     assert len(exported) == n_test + n_val and set(exported.variant) == {VARIANTS[0]}
     assert set(exported.split) == {"val", "test"} and (exported.stage == "graphcut").all()
@@ -176,7 +182,8 @@ def test_graph_cut_parameter_reruns_only_segment_and_after(finished_run, tmp_pat
                            segment={**TINY["segment"], "pairwise_weight": 5.0})
     jobs = planned_jobs(run(changed, "--dry-run"))
     n_shards = len(list((results / RUN / "segment").glob("*/*.csv")))
-    assert jobs == {"segment": n_shards, **SCORING}   # no U-Net
+    assert jobs == {"segment": n_shards, "segment_scored": scored_shards(results),
+                    **SCORING}   # no U-Net
 
 
 @pytest.mark.slow
@@ -239,8 +246,8 @@ def test_a_second_run_name_reuses_model_and_maps(finished_run, tmp_path):
     jobs = planned_jobs(output)
     n_shards = len(list((results / RUN / "segment").glob("*/*.csv")))
     n_otsu = len(list((results / RUN / "masks" / "image_prior" / "otsu").iterdir()))
-    assert jobs == {"fuse": scored_shards(results), "segment": n_shards, "otsu": n_otsu,
-                    **SCORING}
+    assert jobs == {"fuse": scored_shards(results), "segment": n_shards,
+                    "segment_scored": scored_shards(results), "otsu": n_otsu, **SCORING}
     other = results / "runs" / "strong_smoothing"
     assert (other / "report" / "report.html").is_file()
     first = pd.read_csv(results / RUN / "metrics" / "summary.csv")
@@ -327,7 +334,8 @@ def test_an_external_dataset_is_segmented_with_the_trained_models(finished_run, 
     n_shards = -(-len(meta) // TINY["attribute"]["shard_size"])
     per_variant = len(VARIANTS) * n_shards
     assert jobs == {"ingest_external": 1, "attribute": per_variant, "fuse": per_variant,
-                    "segment": per_variant, "otsu": n_shards, "evaluate_external": 1,
+                    "segment": per_variant, "segment_scored": per_variant, "otsu": n_shards,
+                    "evaluate_external": 1,
                     "export_external": 1, "report": 1, "all": 1}
     exported = pd.read_csv(results / RUN / "external" / "toy" / "segmentations.csv")
     assert len(exported) == len(meta) and set(exported.variant) == {VARIANTS[0]}
@@ -352,7 +360,7 @@ def test_a_second_variant_is_trained_and_scored_beside_the_first(finished_run, t
               for split in ("val", "test")}
     assert jobs["train_member"] == jobs["train"] == 1                  # cbam only
     assert jobs["attribute"] == shards["val"] + shards["test"]
-    assert jobs["fuse"] == jobs["segment"] == shards["test"]
+    assert jobs["fuse"] == jobs["segment"] == jobs["segment_scored"] == shards["test"]
     assert not {"demo_data", "ingest", "augment", "train_unet", "unet"} & set(jobs)
     summary = pd.read_csv(results / RUN / "metrics" / "summary.csv")
     assert list(dict.fromkeys(summary.variant)) == [*TWO_VARIANTS, "image_prior", "supervised"]

@@ -143,6 +143,9 @@ def test_a_plain_collection_without_masks_runs_end_to_end(demo_release, tmp_path
     checkpoint = torch.load(results / "train" / "plain" / "model.pt", weights_only=True)
     assert checkpoint["classes"] == ["melanoma", "naevus", "other"]
     assert not (results / RUN / "metrics").exists() and not (results / "thresholds").exists()
+    # Only what is asked: the student's teacher (graphcut), not the seed mode only scored.
+    masks = results / RUN / "masks" / "plain"
+    assert any(masks.glob("graphcut/*/*.png")) and not (masks / "graphcut_otsu").exists()
     html = (results / RUN / "report" / "report.html").read_text()
     assert f"None of the {len(meta)} images has a ground-truth mask" in html
 

@@ -1,4 +1,5 @@
-"""Rule segment: GMM + graph cut per seed mode for one shard of one classifier variant."""
+"""Rules segment and segment_scored: GMM + graph cut per stage (its seed mode) for one shard of
+one classifier variant."""
 
 import xaicut_on_path  # noqa: F401  (first: makes the repository's xaicut importable)
 
@@ -13,11 +14,10 @@ from xaicut.seeds import SeedParams
 from xaicut.segment import segment_shard
 
 setup_logging(snakemake.log[0])
-seeding = dict(snakemake.params.seeding)
-modes = seeding.pop("modes")
+stage_modes = dict(snakemake.params.stage_modes)
 table = segment_shard(pd.read_csv(snakemake.input.manifest), snakemake.input.maps,
-                      snakemake.params.methods, modes,
-                      out_dirs=dict(zip(snakemake.params.stages, snakemake.output.masks)),
-                      seed_params=SeedParams(**seeding),
+                      snakemake.params.methods, stage_modes,
+                      out_dirs=dict(zip(stage_modes, snakemake.output.masks, strict=True)),
+                      seed_params=SeedParams(**snakemake.params.seeding),
                       params=GraphCutParams(**snakemake.params.segment, seed=snakemake.params.seed))
 write_csv(table, snakemake.output.table)

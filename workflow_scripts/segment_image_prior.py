@@ -19,8 +19,8 @@ seeding = {k: v for k, v in snakemake.params.seeding.items() if k != "modes"}
 manifest = pd.read_csv(snakemake.input.manifest)
 rows = shard_rows(manifest, snakemake.wildcards.shard, snakemake.params.shard_size)
 with atomic_directories([snakemake.output.masks]) as (graphcut,):
-    table = segment_images(manifest, rows.image_id.tolist(), lambda _: {}, ["otsu"],
-                           {"graphcut_otsu": graphcut}, SeedParams(**seeding),
-                           GraphCutParams(**snakemake.params.segment, seed=snakemake.params.seed),
-                           ["graphcut_otsu"])
+    table = segment_images(manifest, rows.image_id.tolist(), lambda _: {},
+                           {"graphcut_otsu": "otsu"}, {"graphcut_otsu": graphcut},
+                           SeedParams(**seeding),
+                           GraphCutParams(**snakemake.params.segment, seed=snakemake.params.seed))
 write_csv(table, snakemake.output.table)

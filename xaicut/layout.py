@@ -147,6 +147,10 @@ class Layout:
         (§6)."""
         return self.run / "segment" / teacher / f"{shard}.csv"
 
+    def scored_segment_table(self, variant: str, shard: str) -> Path:
+        """The status table of a shard's graph cuts that only ``evaluate`` reads (§6)."""
+        return self.run / "segment" / variant / "scored" / f"{shard}.csv"
+
     def student(self, teacher: str) -> Path:
         """The self-training folder of one teacher (§6c)."""
         return self.run / "student" / teacher

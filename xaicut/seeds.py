@@ -52,6 +52,7 @@ with the measurements behind them: ``docs/segmentation.md``.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -318,6 +319,46 @@ def consensus_seed(fused: np.ndarray, lesion: np.ndarray, params: SeedParams, mi
     return Seed((lesion | map_lesion) & ~certain_bg, certain_fg & ~certain_bg, certain_bg, status)
 
 
+def read_only(array: np.ndarray) -> np.ndarray:
+    """``array``, marked read-only (shared by several seeds, so nobody may change it)."""
+    array.flags.writeable = False
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class ImageEvidence:
+    """What every seed mode of one image reads from the image alone, each computed at most once
+    and only when a mode asks for it.
+
+    ``image``: uint8 RGB (H, W, 3) (``ValueError`` otherwise); ``params``: :class:`SeedParams`
+    (its ``vignette`` and ``min_area_fraction`` matter here).
+    """
+
+    image: np.ndarray
+    params: SeedParams = DEFAULT_SEED_PARAMS
+
+    def __post_init__(self) -> None:
+        check_rgb_image(self.image)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(H, W) of the image."""
+        return self.image.shape[:2]
+
+    @cached_property
+    def vignette(self) -> np.ndarray:
+        """bool (H, W): :func:`vignette_mask`, or all False when ``params.vignette`` is off."""
+        if not self.params.vignette:
+            return read_only(np.zeros(self.shape, dtype=bool))
+        return read_only(vignette_mask(self.image))
+
+    @cached_property
+    def lesion(self) -> np.ndarray:
+        """bool (H, W): the Otsu lesion (:func:`otsu_seed`) outside :attr:`vignette`."""
+        return read_only(otsu_seed(self.image, self.vignette,
+                                   min_area_fraction=self.params.min_area_fraction))
+
+
 def build_seed(mode: str, maps: dict[str, np.ndarray], image: np.ndarray,
                params: SeedParams | None = None) -> Seed:
     """Build the graph-cut seed of ``mode`` (module docstring) for one image.
@@ -327,18 +368,24 @@ def build_seed(mode: str, maps: dict[str, np.ndarray], image: np.ndarray,
     ``image``: uint8 RGB (H, W, 3); ``params``: :class:`SeedParams` (defaults when None).
     Returns a :class:`Seed` of bool (H, W) masks; raises
     ``ValueError`` for an unknown mode, a non-uint8-RGB image or missing / misshapen maps.
+    Several modes of one image: :func:`evidence_seed` with one :class:`ImageEvidence`.
     """
-    params = params or DEFAULT_SEED_PARAMS
+    return evidence_seed(mode, maps, ImageEvidence(image, params or DEFAULT_SEED_PARAMS))
+
+
+def evidence_seed(mode: str, maps: dict[str, np.ndarray], evidence: ImageEvidence) -> Seed:
+    """:func:`build_seed` of ``mode`` for the image of ``evidence``, with its parameters; the
+    vignette and the Otsu lesion come from ``evidence`` (computed once for all modes)."""
+    params = evidence.params
     if mode not in SEED_MODES:
         raise ValueError(f"mode must be one of {SEED_MODES}, got {mode!r}")
-    check_rgb_image(image)
-    shape = image.shape[:2]
+    shape = evidence.shape
     min_area = int(params.min_area_fraction * shape[0] * shape[1])
-    vignette = vignette_mask(image) if params.vignette else np.zeros(shape, dtype=bool)
     if mode == "otsu":
-        lesion = otsu_seed(image, vignette, min_area_fraction=params.min_area_fraction)
+        lesion = evidence.lesion
         return soft_seed(lesion, "ok" if lesion.any() else "empty_seed")
     check_maps(maps, shape)
+    vignette = evidence.vignette
     cleaned = [sanitise_map(values) for values in maps.values()]
     values = [v for v, _ in cleaned]
     map_status = "nonfinite_map" if any(bad for _, bad in cleaned) else "ok"
@@ -349,7 +396,7 @@ def build_seed(mode: str, maps: dict[str, np.ndarray], image: np.ndarray,
     if mode == "trimap":
         certain_fg, certain_bg, status = map_trimap(fused, params, min_area, vignette)
         return hard_seed(certain_fg, certain_bg, merge_status(status, map_status))
-    lesion = otsu_seed(image, vignette, min_area_fraction=params.min_area_fraction)
+    lesion = evidence.lesion
     if mode == "consensus":
         if lesion.any():
             seed = consensus_seed(fused, lesion, params, min_area, vignette)

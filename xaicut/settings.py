@@ -8,7 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from xaicut.shards import segment_stage_names, student_stage_names
+from xaicut.shards import (
+    AUTO_EXPORT,
+    AUTO_EXPORT_STAGES,
+    GRAPHCUT_STAGE,
+    segment_stage_modes,
+    segment_stage_names,
+    student_stage_names,
+)
 
 
 def variant_names(config: dict[str, Any]) -> list[str]:
@@ -40,3 +47,30 @@ def external_datasets(config: dict[str, Any]) -> dict[str, Path]:
 def export_variant(config: dict[str, Any]) -> str:
     """The classifier variant whose masks are exported (``export.variant``, else the first)."""
     return config["export"]["variant"] or variant_names(config)[0]
+
+
+def exported_stages(config: dict[str, Any]) -> list[str]:
+    """The stages export may read: ``export.stage``, or both candidates of ``auto`` (the
+    student's graph cut only when there is a student)."""
+    stage = config["export"]["stage"]
+    if stage != AUTO_EXPORT:
+        return [stage]
+    student = config["student"]["enabled"]
+    return [s for s in AUTO_EXPORT_STAGES if student or s not in student_stage_names("")]
+
+
+def asked_segment_stages(config: dict[str, Any]) -> dict[str, str]:
+    """The graph-cut stages (stage → seed mode, ``seeding.modes`` order) a run computes whether
+    or not it scores (rule ``segment``): the exported stage (both candidates of ``auto``) and,
+    with the student, ``graphcut``, the exported variant's masks its pseudo-labels are made of.
+    The label-free confidence reads the exported mask and the image only."""
+    asked = {*exported_stages(config), *([GRAPHCUT_STAGE] if config["student"]["enabled"] else [])}
+    return {s: m for s, m in segment_stage_modes(config["seeding"]["modes"]).items() if s in asked}
+
+
+def scored_segment_stages(config: dict[str, Any]) -> dict[str, str]:
+    """The graph-cut stages (stage → seed mode) only ``evaluate`` reads (rule
+    ``segment_scored``): every stage of ``seeding.modes`` not in :func:`asked_segment_stages`."""
+    asked = asked_segment_stages(config)
+    return {s: m for s, m in segment_stage_modes(config["seeding"]["modes"]).items()
+            if s not in asked}

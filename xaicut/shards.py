@@ -87,10 +87,19 @@ SCORED_SPLIT = "test"
 """The split of the main dataset that ``evaluate`` scores (external datasets: every image)."""
 
 
+GRAPHCUT_STAGE = "graphcut"
+"""Stage of the first seed mode's graph cut: what a classifier variant teaches its student."""
+
+
 def segment_stage_names(modes: list[str]) -> list[str]:
     """Stage names of the graph-cut masks: ``graphcut`` for the first mode, then
     ``graphcut_{mode}``."""
-    return ["graphcut"] + [f"graphcut_{mode}" for mode in modes[1:]]
+    return [GRAPHCUT_STAGE] + [f"graphcut_{mode}" for mode in modes[1:]]
+
+
+def segment_stage_modes(modes: list[str]) -> dict[str, str]:
+    """Each graph-cut stage (:func:`segment_stage_names`) → its seed mode, in ``modes`` order."""
+    return dict(zip(segment_stage_names(modes), modes))
 
 
 IMAGE_PRIOR = "image_prior"

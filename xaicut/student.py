@@ -36,14 +36,13 @@ from xaicut.graphcut import GraphCutParams, graph_cut_refine
 from xaicut.io import read_mask, read_rgb, write_image, write_mask
 from xaicut.masks import disk
 from xaicut.seeds import (
+    ImageEvidence,
     Seed,
     SeedParams,
     clean_seed,
     hard_seed,
     otsu_only_seed,
-    otsu_seed,
     scaled_length,
-    vignette_mask,
 )
 from xaicut.segment import STATUS_COLUMNS
 from xaicut.shards import shard_rows
@@ -206,13 +205,12 @@ def student_seed(probability: np.ndarray, image: np.ndarray, params: SeedParams)
     vignette. Where the student is nowhere that sure, the Otsu lesion is the soft seed (status
     ``otsu_only``, as a map without certain lesion in mode ``trimap_otsu``).
     """
-    vignette = (vignette_mask(image) if params.vignette
-                else np.zeros(probability.shape, dtype=bool))
+    evidence = ImageEvidence(image, params)
     min_area = int(params.min_area_fraction * probability.size)
-    certain_fg, status = clean_seed(probability >= params.high, min_area, vignette)
+    certain_fg, status = clean_seed(probability >= params.high, min_area, evidence.vignette)
     if certain_fg.any():
-        return hard_seed(certain_fg, (probability <= params.low) | vignette, status)
-    return otsu_only_seed(otsu_seed(image, vignette, min_area_fraction=params.min_area_fraction))
+        return hard_seed(certain_fg, (probability <= params.low) | evidence.vignette, status)
+    return otsu_only_seed(evidence.lesion)
 
 
 def segment_student_shard(manifest: pd.DataFrame, model_path: str | os.PathLike, shard: str,
