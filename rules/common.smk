@@ -421,8 +421,8 @@ def run_products(wildcards):
 
 
 def costed_outputs(wildcards):
-    """What the costs rule waits for: everything the report reads but the costs table, and the
-    run's other products; so every job of the run but report has written its benchmark.
+    """The inputs of rule costs (everything the report reads but the costs table, and the
+    run's other products), so that every job of the run but report has written its benchmark.
     """
     reads = {
         **report_files_before_ingest(wildcards),
