@@ -424,7 +424,8 @@ def test_the_slurm_profile_sizes_every_rule(tmp_path):
     """profiles/slurm sets runtime (minutes) and mem_mb for every rule of the workflow but the
     local rule all, with device cpu and cuda alike (docs/cluster.md: from measured figures)."""
     config = write_config(tmp_path / "tiny.yaml", tmp_path / "results")   # demo: demo_data too
-    rules = set(snakemake("--configfile", str(config), "--list-rules").stdout.split())
+    listing = snakemake("--configfile", str(config), "--list-rules").stdout
+    rules = set(re.findall(r"^(\w+)$", listing, re.M))      # one name a line, after the notes
     set_resources = yaml.safe_load((PROFILE / "config.yaml").read_text())["set-resources"]
     assert {"segment", "attribute", "costs", "report", "demo_data", "student"} <= rules
     assert rules - {"all"} == set(set_resources)
