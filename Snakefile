@@ -29,10 +29,4 @@ rule all:
     default_target: True
     input:
         LAYOUT.report,
-        LAYOUT.segmentations_table(),
-        expand(
-            LAYOUT.segmentations_table("{dataset}"),
-            dataset=list(EXTERNAL),
-        ),
-        # the Otsu baseline of every segmented shard, whatever reads it
-        segmented_otsu_dirs,
+        run_products,

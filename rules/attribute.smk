@@ -12,6 +12,8 @@ rule attribute:
         deletion=LAYOUT.deletion_shard("{variant}", "{shard}"),
     log:
         RESULTS / "logs" / "attribute" / "{variant}" / "{shard}.log",
+    benchmark:
+        benchmark_file("attribute", "variant", "shard", shared=True)
     conda:
         "../envs/torch.yaml"
     threads: config["threads"]

@@ -19,7 +19,7 @@ from xaicut.settings import (
     variant_train_settings,
 )
 from xaicut.layout import SUPERVISED, UNET_STAGE, Layout
-from xaicut.report.inputs import MaskCoverage, report_inputs
+from xaicut.report.inputs import COSTS_INPUT, MaskCoverage, report_inputs
 from xaicut.shards import (
     AUTO_EXPORT,
     DATASET_PATTERN,
@@ -97,6 +97,12 @@ ADAPTED = LAYOUT.adapted_student("{dataset}")
 # Teachers of the students and their graph-cut stage: the exported variant (the only one with
 # masks of its training images) and the image prior (the Otsu-seeded graph cut, no classifier).
 TEACHER_STAGE = {EXPORT_VARIANT: GRAPHCUT_STAGE, IMAGE_PRIOR: "graphcut_otsu"}
+
+
+def benchmark_file(rule, *wildcards, shared=False):
+    """Snakemake's benchmark file of ``rule``'s jobs (Layout.benchmark): one folder level per
+    wildcard name; ``shared``: a rule whose outputs every run name shares."""
+    return LAYOUT.benchmark(rule, shared, **{w: f"{{{w}}}" for w in wildcards})
 
 
 def gpu_resources():
@@ -411,6 +417,30 @@ def report_scored_files(wildcards):
         main_manifest(), {d: external_manifest(d) for d in EXTERNAL}
     )
     return report_inputs(LAYOUT, VARIANTS, list(EXTERNAL), coverage).scored_files()
+
+
+def run_products(wildcards):
+    """What a run delivers besides its report: the exported tables of the main and the external
+    datasets and the Otsu baseline of every segmented shard (whatever reads it)."""
+    tables = [str(LAYOUT.segmentations_table(d)) for d in ["", *EXTERNAL]]
+    return tables + segmented_otsu_dirs(wildcards)
+
+
+def costed_outputs(wildcards):
+    """The inputs of rule costs (everything the report reads but the costs table, and the
+    run's other products), so that every job of the run but report has written its benchmark.
+    """
+    reads = {
+        **report_files_before_ingest(wildcards),
+        **report_scored_files(wildcards),
+    }
+    files = [f for name, paths in reads.items() if name != COSTS_INPUT for f in paths]
+    return files + run_products(wildcards)
+
+
+def benchmark_manifests():
+    """Manifest path per dataset ('' the main one): the images of each costed job."""
+    return {d: str(LAYOUT.manifest(d)) for d in ["", *EXTERNAL]}
 
 
 wildcard_constraints:

@@ -9,6 +9,8 @@ if DEMO:
             directory(LAYOUT.demo_data),
         log:
             RESULTS / "logs" / "demo_data.log",
+        benchmark:
+            benchmark_file("demo_data", shared=True)
         conda:
             "../envs/data.yaml"
         params:
@@ -26,6 +28,8 @@ checkpoint ingest:
         rejected=LAYOUT.rejected(),
     log:
         RESULTS / "logs" / "ingest.log",
+    benchmark:
+        benchmark_file("ingest", shared=True)
     conda:
         "../envs/data.yaml"
     params:
@@ -49,6 +53,8 @@ checkpoint ingest_external:
         rejected=LAYOUT.rejected("{dataset}"),
     log:
         RESULTS / "logs" / "ingest_external" / "{dataset}.log",
+    benchmark:
+        benchmark_file("ingest_external", "dataset", shared=True)
     conda:
         "../envs/data.yaml"
     params:
@@ -71,6 +77,8 @@ rule augment:
         images=directory(LAYOUT.augmented),
     log:
         RESULTS / "logs" / "augment.log",
+    benchmark:
+        benchmark_file("augment", shared=True)
     conda:
         "../envs/data.yaml"
     params:

@@ -1,5 +1,5 @@
 # Dice/Jaccard of every stage against the ground truth (test images that have a mask), the
-# comparison tables over stages, and the HTML report.
+# comparison tables over stages, the per-rule cost of the run, and the HTML report.
 
 
 rule evaluate:
@@ -23,6 +23,8 @@ rule evaluate:
         unet_vs_xai=LAYOUT.metrics_table("unet_vs_xai"),
     log:
         RUN / "logs" / "evaluate.log",
+    benchmark:
+        benchmark_file("evaluate")
     conda:
         "../envs/segment.yaml"
     params:
@@ -45,6 +47,8 @@ use rule evaluate as evaluate_external with:
         unet_vs_xai=LAYOUT.metrics_table("unet_vs_xai", "{dataset}"),
     log:
         RUN / "logs" / "evaluate_external" / "{dataset}.log",
+    benchmark:
+        benchmark_file("evaluate_external", "dataset")
 
 
 rule report:
@@ -59,9 +63,32 @@ rule report:
         ),
     log:
         RUN / "logs" / "report.log",
+    benchmark:
+        benchmark_file("report")
     conda:
         "../envs/segment.yaml"
     params:
         config=config,
     script:
         "../workflow_scripts/report.py"
+
+
+# Seconds and peak memory of every job of the run (its benchmark files), per image; shown by the
+# report, so it gathers every benchmark but the report's own (and its own).
+rule costs:
+    input:
+        costed_outputs,
+    output:
+        LAYOUT.costs,
+    log:
+        RUN / "logs" / "costs.log",
+    benchmark:
+        benchmark_file("costs")
+    conda:
+        "../envs/segment.yaml"
+    params:
+        folders=[LAYOUT.benchmarks(shared=True), LAYOUT.benchmarks()],
+        manifests=benchmark_manifests(),
+        shard_size=config["attribute"]["shard_size"],
+    script:
+        "../workflow_scripts/costs.py"

@@ -16,6 +16,8 @@ rule export:
         ),
     log:
         RUN / "logs" / "export.log",
+    benchmark:
+        benchmark_file("export")
     conda:
         "../envs/segment.yaml"
     params:
@@ -41,6 +43,8 @@ use rule export as export_external with:
         table=LAYOUT.segmentations_table("{dataset}"),
     log:
         RUN / "logs" / "export_external" / "{dataset}.log",
+    benchmark:
+        benchmark_file("export_external", "dataset")
 
 
 rule score_segmentations:
@@ -57,6 +61,8 @@ rule score_segmentations:
         ),
     log:
         RUN / "logs" / "score_segmentations.log",
+    benchmark:
+        benchmark_file("score_segmentations")
     conda:
         "../envs/segment.yaml"
     script:

@@ -14,6 +14,8 @@ rule fuse:
         ],
     log:
         RUN / "logs" / "fuse" / "{variant}" / "{shard}.log",
+    benchmark:
+        benchmark_file("fuse", "variant", "shard")
     conda:
         "../envs/segment.yaml"
     params:
@@ -35,6 +37,8 @@ rule segment:
         table=LAYOUT.segment_table("{variant}", "{shard}"),
     log:
         RUN / "logs" / "segment" / "{variant}" / "{shard}.log",
+    benchmark:
+        benchmark_file("segment", "variant", "shard")
     conda:
         "../envs/segment.yaml"
     params:
@@ -71,6 +75,8 @@ rule otsu:
         directory(LAYOUT.masks(IMAGE_PRIOR, OTSU_STAGE, "{shard}")),
     log:
         RUN / "logs" / "otsu" / "{shard}.log",
+    benchmark:
+        benchmark_file("otsu", "shard")
     conda:
         "../envs/segment.yaml"
     params:

@@ -15,6 +15,8 @@ rule segment_image_prior:
         table=LAYOUT.segment_table(IMAGE_PRIOR, "{shard}"),
     log:
         RUN / "logs" / "segment" / IMAGE_PRIOR / "{shard}.log",
+    benchmark:
+        benchmark_file("segment_image_prior", "shard")
     conda:
         "../envs/segment.yaml"
     params:
@@ -36,6 +38,8 @@ rule pseudo_labels:
         table=STUDENT_ROUND / "pseudo_labels.csv",
     log:
         RUN / "logs" / "student" / "{teacher}_round{round}_pseudo_labels.log",
+    benchmark:
+        benchmark_file("pseudo_labels", "teacher", "round")
     conda:
         "../envs/torch.yaml"
     params:
@@ -53,6 +57,8 @@ rule train_student:
         history=STUDENT_ROUND / "history.csv",
     log:
         RUN / "logs" / "student" / "{teacher}_round{round}_train.log",
+    benchmark:
+        benchmark_file("train_student", "teacher", "round")
     conda:
         "../envs/torch.yaml"
     threads: config["threads"]
@@ -80,6 +86,8 @@ rule student:
         table=LAYOUT.student_segment_table("{variant}", "{shard}"),
     log:
         RUN / "logs" / "student" / "{variant}" / "{shard}.log",
+    benchmark:
+        benchmark_file("student", "variant", "shard")
     conda:
         "../envs/torch.yaml"
     threads: config["threads"]
@@ -110,6 +118,8 @@ use rule student as otsu_student with:
         table=LAYOUT.student_segment_table(IMAGE_PRIOR, "{shard}"),
     log:
         RUN / "logs" / "student" / IMAGE_PRIOR / "{shard}.log",
+    benchmark:
+        benchmark_file("otsu_student", "shard")
     params:
         stages=student_stage_names(IMAGE_PRIOR),
         segment=config["segment"],
@@ -134,6 +144,8 @@ use rule student as student_round with:
         table=LAYOUT.round_segment_table("{teacher}", "{round}", "{shard}"),
     log:
         RUN / "logs" / "student" / "{teacher}_round{round}" / "{shard}.log",
+    benchmark:
+        benchmark_file("student_round", "teacher", "round", "shard")
 
 
 rule adapt_student:
@@ -149,6 +161,8 @@ rule adapt_student:
         history=ADAPTED / "history.csv",
     log:
         RUN / "logs" / "student" / "adapt_{dataset}.log",
+    benchmark:
+        benchmark_file("adapt_student", "dataset")
     conda:
         "../envs/torch.yaml"
     threads: config["threads"]

@@ -18,6 +18,8 @@ rule threshold_study:
         auto=LAYOUT.auto_thresholds("{variant}"),
     log:
         RESULTS / "logs" / "threshold_study" / "{variant}.log",
+    benchmark:
+        benchmark_file("threshold_study", "variant", shared=True)
     conda:
         "../envs/segment.yaml"
     params:
@@ -38,6 +40,8 @@ rule faithfulness:
         ),
     log:
         RESULTS / "logs" / "faithfulness" / "{variant}.log",
+    benchmark:
+        benchmark_file("faithfulness", "variant", shared=True)
     conda:
         "../envs/torch.yaml"
     script:

@@ -14,6 +14,8 @@ rule pretrain:
         ),
     log:
         RESULTS / "logs" / "pretrain" / "{arch}.log",
+    benchmark:
+        benchmark_file("pretrain", "arch", shared=True)
     conda:
         "../envs/torch.yaml"
     threads: config["threads"]
@@ -37,6 +39,8 @@ rule train_member:
         history=LAYOUT.member("{variant}", "{member}") / "history.csv",
     log:
         RESULTS / "logs" / "train" / "{variant}_member{member}.log",
+    benchmark:
+        benchmark_file("train_member", "variant", "member", shared=True)
     conda:
         "../envs/torch.yaml"
     threads: config["threads"]
@@ -72,6 +76,8 @@ rule train:
         predictions=LAYOUT.classifier_table("{variant}", "test_predictions"),
     log:
         RESULTS / "logs" / "train" / "{variant}.log",
+    benchmark:
+        benchmark_file("train", "variant", shared=True)
     conda:
         "../envs/torch.yaml"
     threads: config["threads"]

@@ -15,6 +15,8 @@ rule train_unet:
         ),
     log:
         RESULTS / "logs" / "train_unet.log",
+    benchmark:
+        benchmark_file("train_unet", shared=True)
     conda:
         "../envs/torch.yaml"
     threads: config["threads"]
@@ -37,6 +39,8 @@ rule unet:
         masks=directory(LAYOUT.unet_masks("{shard}")),
     log:
         RESULTS / "logs" / "unet" / "{shard}.log",
+    benchmark:
+        benchmark_file("unet", "shard", shared=True)
     conda:
         "../envs/torch.yaml"
     threads: config["threads"]

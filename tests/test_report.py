@@ -15,6 +15,7 @@ import yaml
 from xaicut import CLASSES
 from xaicut.attribution_store import AttributionMap, attribution_path, write_attribution
 from xaicut.comparison import stage_ablation, unet_vs_xai
+from xaicut.costs import COSTS_COLUMNS
 from xaicut.export import EXPORT_COLUMNS, exported_mask_name
 from xaicut.faithfulness import summarise_deletion
 from xaicut.io import write_csv, write_image, write_mask
@@ -180,6 +181,15 @@ def write_metrics(layout: Layout, variants: tuple[str, ...]) -> None:
               layout.segmentation_scores)
 
 
+def write_costs(layout: Layout) -> None:
+    """A costs.csv (contracts §10): two segment shards and one ingest job."""
+    write_csv(pd.DataFrame(
+        [("ingest", "", 3.0, 150.5, 4, 0.75),
+         ("segment", "variant=plain,shard=test000", 6.0, 310.0, 2, 3.0),
+         ("segment", "variant=plain,shard=test001", 8.0, None, 2, 4.0)],
+        columns=list(COSTS_COLUMNS)), layout.costs)
+
+
 def make_results(root: Path, variants: tuple[str, ...] = ("plain",), has_mask: bool = True,
                  datasets: tuple[str, ...] = ()) -> ReportSettings:
     """Write a fake run under ``root``; return the report's settings for it."""
@@ -195,6 +205,7 @@ def make_results(root: Path, variants: tuple[str, ...] = ("plain",), has_mask: b
         write_otsu_masks(layout, image_id, f"test00{k // 2}", k)
     if has_mask:
         write_metrics(layout, variants)
+    write_costs(layout)
     return ReportSettings(layout=layout, variants=list(variants), methods=list(METHODS),
                           datasets=list(datasets), shard_size=2, n_examples=3,
                           config={"fuse": {"mode": "and"}})
@@ -427,3 +438,14 @@ def test_training_curves_draw_each_member_in_its_own_style() -> None:
     assert {line.get_linestyle() for line in accuracy.lines} == {"-", "--"}
     assert "val balanced, member 1" in [line.get_label() for line in accuracy.lines]
     assert list(accuracy.lines[3].get_ydata()) == [0.5, 0.6]  # member 1's train accuracy
+
+
+def test_per_rule_cost_section(report_html: str) -> None:
+    """Per rule, summed over its jobs, most seconds first, with a figure; every job below."""
+    costs = section_of(report_html, "costs")
+    assert SECTION_TITLES["costs"] in costs and "data:image/png;base64," in costs
+    rows = table_rows(costs)
+    # rule, jobs, seconds, max_rss_mb, images, seconds_per_image; then the jobs
+    assert rows[0] == ["segment", "2", "14.000", "310.000", "4", "3.500"]
+    assert rows[1] == ["ingest", "1", "3.000", "150.500", "4", "0.750"]
+    assert ["segment", "variant=plain,shard=test001", "8.000", "", "2", "4.000"] in rows[2:]

@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from test_workflow import write_config
+from test_workflow import profile_resources, write_config
 
 PROFILE = REPO / "profiles" / "slurm"
 LOCAL_PROFILE = REPO / "profiles" / "local"
@@ -44,8 +44,8 @@ SLURM_PROGRAMS = ("slurmctld", "slurmd", "munged", "sbatch", "srun", "squeue", "
 # Every rule but `all` (a local rule) runs as a SLURM job.
 CLUSTER_RULES = {"demo_data", "ingest", "augment", "train_member", "train", "attribute",
                  "threshold_study", "faithfulness", "fuse", "segment", "segment_scored", "otsu",
-                 "train_unet", "unet",
-                 "evaluate", "score_segmentations", "export", "report"}
+                 "train_unet", "unet", "evaluate", "score_segmentations", "export", "costs",
+                 "report"}
 GPU_RULES = {"train_member", "train", "attribute", "train_unet", "unet", "train_student", "student",
              "student_round", "otsu_student", "adapt_student"}
 """Rules that ask for a GPU with device: cuda."""
@@ -374,11 +374,10 @@ def test_every_job_ran_on_slurm_with_profile_resources(slurm_run, slurm_cluster)
         assert job["Partition"] == "debug"
         assert job["NumCPUs"] == "1"                      # cpus_per_task: threads (1 here)
         assert "TresPerJob" not in job and job.get("JOB_GRES", "(null)") == "(null)", job
-        mem, limit = {"train_member": ("16000M", "12:00:00"), "train": ("16000M", "02:00:00"),
-                      "attribute": ("8000M", "02:00:00"),
-                      "train_unet": ("16000M", "12:00:00")}.get(rule, ("4000M", "01:00:00"))
-        if mem != "4000M":
-            mem = f"{min(int(mem[:-1]), slurm_cluster.memory_mb)}M"
+        resources = profile_resources(rule)
+        mem = f"{min(resources['mem_mb'], slurm_cluster.memory_mb)}M"
+        hours, minutes = divmod(resources["runtime"], 60)
+        limit = f"{hours:02d}:{minutes:02d}:00"
         assert (job["MinMemoryNode"], job["TimeLimit"]) == (mem, limit), (rule, job)
 
 
@@ -422,6 +421,20 @@ def test_cuda_run_submits_gpu_jobs(slurm_run, slurm_cluster, tmp_path):
         assert "Found no NVIDIA driver" in log or "not compiled with CUDA" in log, log[-3000:]
 
 
+def test_the_slurm_profile_sizes_every_rule(tmp_path):
+    """profiles/slurm sets runtime (minutes) and mem_mb for every rule of the workflow but the
+    local rule all, with device cpu and cuda alike (docs/cluster.md: from measured figures)."""
+    config = write_config(tmp_path / "tiny.yaml", tmp_path / "results")   # demo: demo_data too
+    listing = snakemake("--configfile", str(config), "--list-rules").stdout
+    rules = set(re.findall(r"^(\w+)$", listing, re.M))      # one name a line, after the notes
+    set_resources = yaml.safe_load((PROFILE / "config.yaml").read_text())["set-resources"]
+    assert {"segment", "attribute", "costs", "report", "demo_data", "student"} <= rules
+    assert rules - {"all"} == set(set_resources)
+    for rule, resources in set_resources.items():
+        assert {"runtime", "mem_mb"} <= set(resources), rule
+        assert resources["runtime"] >= 10 and resources["mem_mb"] >= 1000, rule
+
+
 @pytest.mark.parametrize("profile", [PROFILE, LOCAL_PROFILE], ids=["slurm", "local"])
 def test_profiles_request_a_gpu_only_for_cuda(profile, tmp_path):
     """Dry runs, no scheduler needed: the profiles parse and only device: cuda asks for GPUs."""
@@ -434,7 +447,7 @@ def test_profiles_request_a_gpu_only_for_cuda(profile, tmp_path):
             gpu = "1" if device == "cuda" and rule in GPU_RULES else None
             assert all(res.get("gpu") == gpu for res in jobs), (profile.name, device, rule)
         if profile == PROFILE:
-            assert plan["train_member"][0]["mem_mb"] == "16000"
-            assert plan["train_member"][0]["runtime"] == "720"
-            assert plan["train"][0]["mem_mb"] == "16000" and plan["train"][0]["runtime"] == "120"
-            assert plan["augment"][0]["mem_mb"] == "4000" and plan["augment"][0]["runtime"] == "60"
+            for rule in ("train_member", "train", "augment"):
+                resources = profile_resources(rule)
+                assert plan[rule][0]["mem_mb"] == str(resources["mem_mb"]), rule
+                assert plan[rule][0]["runtime"] == str(resources["runtime"]), rule

@@ -3,6 +3,7 @@ classifier variant), then incremental-rerun dry runs and reruns on its results."
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -26,14 +27,16 @@ RUN = Path("runs") / "default"
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--cores", "2",
              "--snakefile", str(REPO / "Snakefile")]
 TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"
+PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 TINY = yaml.safe_load(TEST_CONFIG.read_text())
 """The tests' tiny config (.test/config/config.yaml): sections over config.yaml's."""
 VARIANTS = [name for name, train in TINY["variants"].items() if train is not None]
 TWO_VARIANTS = {"plain": {"cbam": False}, "cbam": {"cbam": True}}
 """config.yaml's classifier variants: the one test that needs two adds cbam to the finished run."""
-SCORING = {"export": 1, "score_segmentations": 1, "evaluate": 1, "report": 1, "all": 1}
+SCORING = {"export": 1, "score_segmentations": 1, "evaluate": 1, "costs": 1, "report": 1,
+           "all": 1}
 """Jobs after a change of the graph cuts: export and everything that scores or reports."""
-MAP_SCORING = {"evaluate": 1, "report": 1, "all": 1}
+MAP_SCORING = {"evaluate": 1, "costs": 1, "report": 1, "all": 1}
 """Jobs after a change of the map masks only: they are scored, not exported."""
 
 
@@ -70,6 +73,12 @@ def executed_jobs(output: str) -> dict[str, int]:
     (the first 'Job stats' table predates any checkpoint's new jobs)."""
     names = re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):$", output, re.M)
     return {name: names.count(name) for name in dict.fromkeys(names)}
+
+
+def profile_resources(rule: str) -> dict:
+    """profiles/slurm's resources of ``rule``: its set-resources over the default-resources."""
+    profile = yaml.safe_load(PROFILE.read_text())
+    return {**profile["default-resources"], **profile["set-resources"].get(rule, {})}
 
 
 def documented_columns(heading: str) -> dict[str, list[str]]:
@@ -147,6 +156,39 @@ def test_outputs_follow_contracts(finished_run):
 
 
 @pytest.mark.slow
+def test_costs_cover_every_job_within_the_slurm_profile(finished_run, monkeypatch):
+    """costs.csv has a row per job of the run (not report's, not its own), follows contracts
+    §10, fits every job's peak memory in profiles/slurm's mem_mb, and the report and
+    benchmarks/pipeline_throughput.py show it."""
+    _, results = finished_run
+    costs = pd.read_csv(results / RUN / "costs.csv")
+    assert list(costs.columns) == documented_columns("## 10.")["costs.csv"]
+    assert set(costs.rule) == {
+        "demo_data", "ingest", "augment", "train_member", "train", "attribute",
+        "threshold_study", "faithfulness", "fuse", "segment", "otsu", "train_unet", "unet",
+        "evaluate", "export", "score_segmentations"}
+    manifest = pd.read_csv(results / "data" / "manifest.csv")
+    segmented = int(manifest.split.isin(["val", "test"]).sum())
+    attribute = costs[costs.rule == "attribute"]
+    assert len(attribute) == len(list((results / "attribution").glob("*/*")))
+    assert attribute.images.sum() == len(VARIANTS) * segmented
+    assert (costs.loc[costs.rule == "ingest", "images"] == len(manifest)).all()
+    assert (costs.seconds > 0).all()
+    assert (costs.seconds_per_image - costs.seconds / costs.images).abs().max() < 1e-9
+    for job in costs.itertuples():
+        if not pd.isna(job.max_rss_mb):
+            assert job.max_rss_mb <= profile_resources(job.rule)["mem_mb"], job
+    html = (results / RUN / "report" / "report.html").read_text()
+    assert '<section id="costs">' in html and "Per-rule cost" in html
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    bench = importlib.import_module("pipeline_throughput")
+    summary = json.loads(json.dumps(bench.throughput(results, 1.0)))
+    assert summary["n_images"] == len(manifest) and set(summary["rules"]) == set(costs.rule)
+    assert summary["rules"]["segment"]["jobs"] == (costs.rule == "segment").sum()
+    assert "attribute" in bench.format_table(summary)
+
+
+@pytest.mark.slow
 def test_threshold_study_and_faithfulness_outputs(finished_run):
     _, results = finished_run
     manifest = pd.read_csv(results / "data" / "manifest.csv")
@@ -221,7 +263,8 @@ def test_unet_parameter_reruns_only_the_unet_and_scoring(finished_run, tmp_path)
     changed = write_config(tmp_path / "changed.yaml", results, unet={**TINY["unet"], "lr": 0.002})
     jobs = planned_jobs(run(changed, "--dry-run"))
     n_shards = len(list((results / "supervised" / "unet").iterdir()))
-    assert jobs == {"train_unet": 1, "unet": n_shards, "evaluate": 1, "report": 1, "all": 1}
+    assert jobs == {"train_unet": 1, "unet": n_shards, "evaluate": 1, "costs": 1, "report": 1,
+                    "all": 1}
 
 
 @pytest.mark.slow
@@ -335,8 +378,8 @@ def test_an_external_dataset_is_segmented_with_the_trained_models(finished_run, 
     per_variant = len(VARIANTS) * n_shards
     assert jobs == {"ingest_external": 1, "attribute": per_variant, "fuse": per_variant,
                     "segment": per_variant, "segment_scored": per_variant, "otsu": n_shards,
-                    "evaluate_external": 1,
-                    "export_external": 1, "report": 1, "all": 1}
+                    "evaluate_external": 1, "export_external": 1, "costs": 1, "report": 1,
+                    "all": 1}
     exported = pd.read_csv(results / RUN / "external" / "toy" / "segmentations.csv")
     assert len(exported) == len(meta) and set(exported.variant) == {VARIANTS[0]}
     pngs = list((results / RUN / "external" / "toy" / "segmentations").glob("*.png"))

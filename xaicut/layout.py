@@ -129,6 +129,18 @@ class Layout:
         """The U-Net's masks of one shard (§4c)."""
         return self.supervised / UNET_STAGE / shard
 
+    def benchmark(self, rule: str, shared: bool = False, **wildcards: str) -> Path:
+        """Snakemake's benchmark file of one job of ``rule`` (§10): below the results folder for
+        a rule whose outputs every run name shares (``shared``), below the run otherwise; one
+        folder level ``name=value`` per wildcard, in the order given, the last one the file."""
+        parts = [f"{name}={value}" for name, value in wildcards.items()] or [rule]
+        folder = self.benchmarks(shared) / rule if wildcards else self.benchmarks(shared)
+        return folder.joinpath(*parts[:-1]) / f"{parts[-1]}.tsv"
+
+    def benchmarks(self, shared: bool = False) -> Path:
+        """The folder of the benchmark files of the shared rules or of the run's (§10)."""
+        return (self.results if shared else self.run) / "benchmarks"
+
     # --- per run name (§5-9) ---------------------------------------------------------------
 
     def masks(self, variant: str, stage: str, shard: str) -> Path:
@@ -204,6 +216,11 @@ class Layout:
     def segmentation_scores_per_image(self) -> Path:
         """The exported masks' scores per image (§6b)."""
         return self.metrics() / "segmentations_per_image.csv"
+
+    @property
+    def costs(self) -> Path:
+        """Seconds and peak memory per job and per image, from the benchmark files (§10)."""
+        return self.run / "costs.csv"
 
     @property
     def report(self) -> Path:

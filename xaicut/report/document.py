@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from xaicut.io import atomic_path
+from xaicut.report.cost_section import costs_section
 from xaicut.report.loading import ReportSettings, load_run_tables, load_variant_tables
 from xaicut.report.markup import page
 from xaicut.report.run_sections import (
@@ -41,6 +42,7 @@ def build_report(settings: ReportSettings, out_html: str | os.PathLike) -> None:
         ablation_section(run),
         published_section(run, settings),
         cross_dataset_section(run, settings),
+        costs_section(run.costs, str(run.inputs.costs)),
     ]
     for variant in settings.variants:
         tables = load_variant_tables(run, variant)

@@ -21,6 +21,8 @@ FAITHFULNESS = "faithfulness"
 """Key of a variant's deletion-faithfulness summary among its classifier tables."""
 AUTO_THRESHOLDS = "auto_thresholds"
 """Key of a variant's auto thresholds (JSON) among its study tables."""
+COSTS_INPUT = "costs"
+"""Name of the report rule's input list holding the run's ``costs.csv`` (contracts §10)."""
 SCORED_EXTERNAL_TABLE = "stage_ablation"
 """The metrics table of an external dataset that the cross-dataset section shows."""
 
@@ -47,7 +49,8 @@ class MaskCoverage:
 @dataclass(frozen=True)
 class ReportInputs:
     """The files the report reads. Always: the data tables, the exported table, per classifier
-    variant its ``CLASSIFIER_TABLES`` and ``FAITHFULNESS`` summary, the external manifests.
+    variant its ``CLASSIFIER_TABLES`` and ``FAITHFULNESS`` summary, the external manifests, the
+    run's per-rule ``costs``.
     Only where ``MaskCoverage`` allows (else empty): ``metrics`` (``METRICS_TABLES``),
     per variant the ``STUDY_TABLES`` and ``AUTO_THRESHOLDS``, the exported masks' scores and,
     per external dataset with masks, its ``SCORED_EXTERNAL_TABLE``."""
@@ -57,6 +60,7 @@ class ReportInputs:
     segmentations: Path
     classifier: dict[str, dict[str, Path]]
     external_manifests: dict[str, Path]
+    costs: Path
     metrics: dict[str, Path] = field(default_factory=dict)
     study: dict[str, dict[str, Path]] = field(default_factory=dict)
     segmentation_scores: Path | None = None
@@ -68,6 +72,7 @@ class ReportInputs:
             "data": [str(self.manifest), str(self.rejected), str(self.segmentations)],
             "classifier": _flat(self.classifier),
             "external_manifests": [str(p) for p in self.external_manifests.values()],
+            COSTS_INPUT: [str(self.costs)],
         }
 
     def scored_files(self) -> dict[str, list[str]]:
@@ -93,7 +98,7 @@ def report_inputs(layout: Layout, variants: list[str], datasets: list[str],
     always = ReportInputs(
         manifest=layout.manifest(), rejected=layout.rejected(),
         segmentations=layout.segmentations_table(), classifier=classifier,
-        external_manifests={d: layout.manifest(d) for d in datasets})
+        external_manifests={d: layout.manifest(d) for d in datasets}, costs=layout.costs)
     if coverage is None:
         return always
     return replace(

@@ -55,7 +55,8 @@ class ReportSettings:
 class RunTables:
     """The tables over every variant, read from ``inputs``: data, exported masks, and the
     scores the masks allow (``metrics``: name → table of ``METRICS_TABLES``, empty without test
-    masks; ``external_metrics``: per external dataset with masks, its stage ablation)."""
+    masks; ``external_metrics``: per external dataset with masks, its stage ablation;
+    ``costs``: the run's ``costs.csv``)."""
 
     inputs: ReportInputs
     manifest: pd.DataFrame
@@ -64,6 +65,7 @@ class RunTables:
     segmentation_scores: pd.DataFrame | None
     metrics: dict[str, pd.DataFrame]
     external_metrics: dict[str, pd.DataFrame]
+    costs: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ def load_run_tables(settings: ReportSettings) -> RunTables:
                              if inputs.segmentation_scores else None),
         metrics={name: read_table(path) for name, path in inputs.metrics.items()},
         external_metrics={d: read_table(p) for d, p in inputs.external_metrics.items()},
+        costs=read_table(inputs.costs).fillna({"job": ""}),
     )
 
 

@@ -25,13 +25,15 @@ SECTION_TITLES = {
     "examples": "Examples",
     "failures": "Failure analysis: worst test images",
     "cross-dataset": "Cross-dataset: other datasets segmented with these models",
+    "costs": "Per-rule cost",
 }
-COMPARISON_SECTIONS = ("segmentations", "unet-vs-xai", "ablation", "published", "cross-dataset")
+COMPARISON_SECTIONS = ("segmentations", "unet-vs-xai", "ablation", "published", "cross-dataset",
+                       "costs")
 """Sections over every classifier variant; the others are repeated per variant."""
 NOT_SCORED = ("No test image has a ground-truth mask: nothing was scored (the scores need "
               "masks; the exported segmentations need none).")
 """The note of every scored part when the test split has no mask."""
-COUNT_COLUMNS = ("n_images", "support", "epoch", "n_correct", "n_wrong")
+COUNT_COLUMNS = ("n_images", "support", "epoch", "n_correct", "n_wrong", "jobs", "images")
 """Columns shown as integers."""
 CSS = """
 body { font-family: sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }
