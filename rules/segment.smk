@@ -60,6 +60,8 @@ use rule segment as segment_scored with:
         table=LAYOUT.scored_segment_table("{variant}", "{shard}"),
     log:
         RUN / "logs" / "segment_scored" / "{variant}" / "{shard}.log",
+    benchmark:
+        benchmark_file("segment_scored", "variant", "shard")
     params:
         segment=config["segment"],
         seeding=SEED_SETTINGS,
