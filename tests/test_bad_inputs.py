@@ -331,7 +331,9 @@ def test_workflow_stops_at_ingest_or_skips_and_lists(tmp_path):
     assert proc.returncode != 0
     log = (tmp_path / "results" / "logs" / "ingest.log").read_text()
     assert f"{image(tmp_path / 'ham')}: image not decodable (image file is truncated" in log
-    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["logs"]
+    # nothing but the log and Snakemake's benchmark folder (the failed job's folder, no file)
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["benchmarks", "logs"]
+    assert not [p for p in (tmp_path / "results" / "benchmarks").rglob("*") if p.is_file()]
 
     proc = subprocess.run([*command, "--until", "ingest", "--config", "on_bad_input=skip"],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
