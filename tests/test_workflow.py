@@ -165,8 +165,8 @@ def test_costs_cover_every_job_within_the_slurm_profile(finished_run, monkeypatc
     assert list(costs.columns) == documented_columns("## 10.")["costs.csv"]
     assert set(costs.rule) == {
         "demo_data", "ingest", "augment", "train_member", "train", "attribute",
-        "threshold_study", "faithfulness", "fuse", "segment", "otsu", "train_unet", "unet",
-        "evaluate", "export", "score_segmentations"}
+        "threshold_study", "faithfulness", "fuse", "segment", "segment_scored", "otsu",
+        "train_unet", "unet", "evaluate", "export", "score_segmentations"}
     manifest = pd.read_csv(results / "data" / "manifest.csv")
     segmented = int(manifest.split.isin(["val", "test"]).sum())
     attribute = costs[costs.rule == "attribute"]
