@@ -385,7 +385,7 @@ def export_inputs(wildcards):
     dataset = getattr(wildcards, "dataset", "")
     shards = dataset_shards(dataset)
     stages = exported_stages(config)
-    tables = [status_table(s) for s in stages if status_table(s)]
+    tables = [table for table in map(status_table, stages) if table]
     inputs = {
         "masks": [
             str(LAYOUT.masks(stage_variant(EXPORT_VARIANT, stage), stage, sh))
