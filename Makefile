@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(PY) -m xaicut.summary
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(CORES) --dist loadfile
 
 clean:
 	rm -rf results .snakemake

@@ -2,17 +2,40 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from xaicut import CLASSES
 from xaicut.config import validate_config
 from xaicut.io import write_csv, write_image, write_mask
 
 REPO = Path(__file__).resolve().parents[1]
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # make test runs one worker per core: one thread each (inherited by the workflow runs'
+    # jobs), or the thread pools of two workers oversubscribe the cores and spin.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+SNAKEMAKE_WORKDIR = Path(tempfile.mkdtemp(
+    prefix=f"xaicut-snakemake-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-"))
+"""Snakemake's working directory (its ``.snakemake/``: locks, metadata, incomplete markers) for
+the workflow runs of this test process. Test files run in parallel (``make test``: pytest -n
+with one file per worker); a Snakemake that finishes removes every lock of its working
+directory, so parallel runs must not share one. Removed when the process ends."""
+atexit.register(shutil.rmtree, SNAKEMAKE_WORKDIR, ignore_errors=True)
+(SNAKEMAKE_WORKDIR / "config.yaml").symlink_to(REPO / "config.yaml")  # the Snakefile's configfile
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+             "--directory", str(SNAKEMAKE_WORKDIR)]
+"""The workflow's command line in the tests: the repository's Snakefile, this process's
+working directory."""
 
 
 def train_settings(**changes) -> dict:

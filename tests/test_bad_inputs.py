@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import struct
 import subprocess
-import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +18,7 @@ import torch
 import yaml
 from PIL import Image
 
-from conftest import REPO, write_tiny_release
+from conftest import REPO, SNAKEMAKE, write_tiny_release
 from xaicut.config import ConfigError, validate_config
 from xaicut.ingest import (
     MAX_IMAGE_PIXELS,
@@ -310,7 +309,7 @@ def test_snakemake_stops_on_bad_weights_before_any_job(tmp_path):
     junk.write_bytes(b"not weights")
     overlay = {"results_dir": str(tmp_path / "results"), "train": {"pretrained_weights": str(junk)}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(overlay))
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1",
+    proc = subprocess.run([*SNAKEMAKE, "-n", "--cores", "1",
                            "--configfile", str(tmp_path / "config.yaml")],
                           cwd=REPO, capture_output=True, text=True)
     assert proc.returncode != 0
@@ -325,7 +324,7 @@ def test_workflow_stops_at_ingest_or_skips_and_lists(tmp_path):
     truncate(tmp_path / "ham")
     config = {"data_dir": str(tmp_path / "ham"), "results_dir": str(tmp_path / "results")}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    command = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile",
+    command = [*SNAKEMAKE, "--cores", "1", "--configfile",
                str(tmp_path / "config.yaml")]
     proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0

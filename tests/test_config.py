@@ -4,12 +4,11 @@ named."""
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, SNAKEMAKE
 from xaicut.config import ConfigError, load_config, validate_config
 from xaicut.settings import (
     asked_segment_stages,
@@ -52,7 +51,7 @@ def test_invalid_configs_are_named(config, named):
 
 
 def test_snakemake_refuses_unknown_key_before_running():
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1",
+    proc = subprocess.run([*SNAKEMAKE, "-n", "--cores", "1",
                            "--config", "segmnt_weight=3"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode != 0
     assert "segmnt_weight" in proc.stdout + proc.stderr

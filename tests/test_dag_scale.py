@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,14 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO
+from conftest import REPO, SNAKEMAKE
 from xaicut import CLASSES
 
 HAM10000_COUNTS = {"akiec": 327, "bcc": 514, "bkl": 1099, "df": 115, "mel": 1113, "nv": 6705,
                    "vasc": 142}
 """Images per diagnosis in the HAM10000 release (10,015 in all)."""
 
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 PAPER = REPO / "configs" / "ham10000-paper.yaml"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +12,7 @@ import pytest
 import yaml
 
 from conftest import REPO, write_tiny_release
+from conftest import SNAKEMAKE as BASE_SNAKEMAKE
 from xaicut.config import validate_config
 from xaicut.layout import CLASSIFIER_TABLES, METRICS_TABLES, STUDY_TABLES, Layout
 from xaicut.report.inputs import MaskCoverage, report_inputs
@@ -28,8 +28,7 @@ from xaicut.shards import (
     student_stage_names,
 )
 
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--cores", "1", "--snakefile",
-             str(REPO / "Snakefile")]
+SNAKEMAKE = [*BASE_SNAKEMAKE, "--cores", "1"]
 
 
 def test_paths_follow_the_contracts_and_pass_placeholders_through():

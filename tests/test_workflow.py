@@ -19,13 +19,13 @@ import pytest
 import yaml
 
 from conftest import REPO
+from conftest import SNAKEMAKE as BASE_SNAKEMAKE
 from xaicut.attribution_store import read_attribution
 from xaicut.metrics import METRICS, SUMMARY_COLUMNS
 from xaicut.model import file_sha256
 
 RUN = Path("runs") / "default"
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--cores", "2",
-             "--snakefile", str(REPO / "Snakefile")]
+SNAKEMAKE = [*BASE_SNAKEMAKE, "--cores", "2"]
 TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"
 PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 TINY = yaml.safe_load(TEST_CONFIG.read_text())

@@ -19,7 +19,7 @@ from test_workflow import RUN, SNAKEMAKE, documented_columns, run
 from xaicut.demo_data import write_demo_dataset
 from xaicut.export import EXPORT_COLUMNS
 from xaicut.ingest import MASK_DIR
-from xaicut.io import write_csv, write_mask
+from xaicut.io import write_csv
 
 SMALL = {
     "threads": 1,   # one core per torch job: two jobs share the two cores
@@ -97,51 +97,56 @@ def test_masks_for_some_images_score_exactly_those_and_export_every_image(partia
     assert "least confident" in html
 
 
-@pytest.mark.slow
-def test_no_label_only_output_reads_a_mask(partial_run, demo_release, tmp_path):
-    """Every ground-truth mask replaced by another valid mask (a random ellipse): the exported
-    masks and their table are byte-identical. Only what the export needs is run."""
-    swapped = tmp_path / "swapped"
-    shutil.copytree(demo_release, swapped)
-    rng = np.random.default_rng(1)
-    for path in (swapped / MASK_DIR).glob("*.png"):
-        ellipse = np.zeros((48, 64), np.uint8)
-        cv2.ellipse(ellipse, (int(rng.integers(10, 54)), int(rng.integers(10, 38))),
-                    (int(rng.integers(4, 20)), int(rng.integers(4, 15))), 0, 0, 360, 255, -1)
-        write_mask(ellipse > 0, path)
-    results = tmp_path / "results"
-    run(write_small_config(tmp_path / "config.yaml", swapped, results),
-        "--", str(results / RUN / "segmentations.csv"))   # "--": the target is no configfile
-    ours, theirs = exported(results), exported(partial_run)
-    assert ours[0].equals(theirs[0])
-    assert [p.read_bytes() for p in ours[1]] == [p.read_bytes() for p in theirs[1]]
-    manifest = pd.read_csv(results / "data" / "manifest.csv")   # the run had the swapped masks
-    assert manifest.has_mask.equals(pd.read_csv(partial_run / "data" / "manifest.csv").has_mask)
-    assert manifest.mask_path[manifest.has_mask].str.startswith(str(swapped / MASK_DIR)).all()
-    assert not (results / RUN / "metrics").exists()
+PLAIN_NAMES = {"akiec": "actinic keratosis", "bcc": "basal cell carcinoma",
+               "bkl": "benign keratosis", "df": "dermatofibroma", "mel": "melanoma",
+               "nv": "naevus", "vasc": "vascular lesion"}
+"""Non-HAM class names of the plain collection, sorted like the codes they stand for (class
+indices follow the sorted names), so that it trains exactly what the HAM10000 layout trains."""
 
 
-@pytest.mark.slow
-def test_a_plain_collection_without_masks_runs_end_to_end(demo_release, tmp_path):
-    """The plain layout (images/ + metadata.csv with a 'diagnosis' column of non-HAM names), no
-    masks folder: every image exported, nothing scored, the report says why."""
-    plain = tmp_path / "plain"
+@pytest.fixture(scope="module")
+def plain_run(demo_release, tmp_path_factory) -> tuple[pd.DataFrame, Path]:
+    """The demo release in the plain layout (images/ + metadata.csv with its lesion ids and a
+    'diagnosis' column of PLAIN_NAMES), no masks folder, run end to end: (metadata, results)."""
+    tmp = tmp_path_factory.mktemp("plain_run")
+    plain = tmp / "plain"
+    (plain / "images").mkdir(parents=True)
     meta = pd.read_csv(demo_release / "HAM10000_metadata.csv")
-    names = {"nv": "naevus", "mel": "melanoma"}
     for image_id in meta.image_id:
-        (plain / "images").mkdir(parents=True, exist_ok=True)
         shutil.copy(demo_release / "HAM10000_images_part_1" / f"{image_id}.jpg", plain / "images")
-    write_csv(pd.DataFrame({"image_id": meta.image_id,
-                            "diagnosis": [names.get(dx, "other") for dx in meta.dx]}),
-              plain / "metadata.csv")
-    results = tmp_path / "results"
-    run(write_small_config(tmp_path / "config.yaml", plain, results, label_column="diagnosis"))
+    write_csv(pd.DataFrame({"image_id": meta.image_id, "lesion_id": meta.lesion_id,
+                            "diagnosis": meta.dx.map(PLAIN_NAMES)}), plain / "metadata.csv")
+    results = tmp / "results"
+    run(write_small_config(tmp / "config.yaml", plain, results, label_column="diagnosis"))
+    return meta, results
+
+
+@pytest.mark.slow
+def test_no_label_only_output_reads_a_mask(partial_run, plain_run):
+    """The same images with no mask at all (plain_run) and with masks for 30 % of them
+    (partial_run): the exported masks are byte-identical and their tables equal but for the
+    class names, so no label-only output, the student included, reads a ground-truth mask."""
+    _, results = plain_run
+    ours, theirs = exported(results), exported(partial_run)
+    codes = {name: code for code, name in PLAIN_NAMES.items()}
+    table = ours[0].assign(dx=ours[0].dx.map(codes), predicted_dx=ours[0].predicted_dx.map(codes))
+    pd.testing.assert_frame_equal(table, theirs[0])
+    assert [p.name for p in ours[1]] == [p.name for p in theirs[1]]
+    assert [p.read_bytes() for p in ours[1]] == [p.read_bytes() for p in theirs[1]]
+    assert not pd.read_csv(results / "data" / "manifest.csv").has_mask.any()
+
+
+@pytest.mark.slow
+def test_a_plain_collection_without_masks_runs_end_to_end(plain_run):
+    """The plain layout (images/ + metadata.csv, a 'diagnosis' column of non-HAM names), no
+    masks folder: every image exported, nothing scored, the report says why."""
+    meta, results = plain_run
     table, files = exported(results)
     assert len(table) == len(files) == len(meta)
-    assert set(table.dx) == {"naevus", "melanoma", "other"}
-    assert set(table.predicted_dx) <= {"naevus", "melanoma", "other"}
+    assert set(table.dx) == set(PLAIN_NAMES.values())
+    assert set(table.predicted_dx) <= set(PLAIN_NAMES.values())
     checkpoint = torch.load(results / "train" / "plain" / "model.pt", weights_only=True)
-    assert checkpoint["classes"] == ["melanoma", "naevus", "other"]
+    assert checkpoint["classes"] == sorted(PLAIN_NAMES.values())
     assert not (results / RUN / "metrics").exists() and not (results / "thresholds").exists()
     # Only what is asked: the student's teacher (graphcut), not the seed mode only scored.
     masks = results / RUN / "masks" / "plain"
