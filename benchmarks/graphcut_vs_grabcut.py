@@ -10,9 +10,10 @@ Every method in ``METHODS`` segments every image of a set from every seed kind o
 (the pipeline's fused XAI mask, only for images of a ``--results`` / ``--demo-results`` run).
 The methods run one after the other on each image, the order alternating from image to image,
 so that a load change on the machine hits both alternately; each call is timed with
-``time.perf_counter``. Peak memory is measured per set and method in a fresh worker process
-(:func:`measure_peak_memory`). OpenCV runs single-threaded (``cv2.setNumThreads(1)``) and our
-stage limits BLAS/OpenMP to one thread itself, as one pipeline worker per core would.
+``time.perf_counter``, after one untimed warm-up call of each method per set. Peak memory is
+measured per set and method in a fresh worker process (:func:`measure_peak_memory`). OpenCV runs
+single-threaded (``cv2.setNumThreads(1)``) and our stage limits BLAS/OpenMP to one thread
+itself, as one pipeline worker per core would.
 
 stdout: readable tables, then, as the LAST line, one JSON object::
 
@@ -80,8 +81,8 @@ GRABCUT_ITERATIONS = 5
 MEMORY_IMAGES = 5
 """Images (the set's first) segmented by each memory worker; the first call is the warm-up."""
 
-TARGET_SPEEDUP = 5.0
-DICE_MARGIN = 0.005
+TARGET_SPEEDUP = {"full": 10.0, "demo": 10.0, "dev": 1.0}
+"""Issue 20's median speedup targets per set (the dev images are smaller than the working size)."""
 MEMORY_LIMIT_MB = 500.0
 
 
@@ -279,7 +280,12 @@ def benchmark_timing(samples: list[Sample], set_name: str) -> pd.DataFrame:
     """One row per sample and seed kind: seconds, status, Dice and Jaccard of every method.
 
     The methods run side by side, image by image; their order is reversed on every other image.
+    Each method first segments the first sample once, untimed: a process's first call pays
+    one-off costs (lazy imports, first allocations) that a pipeline job pays once per shard.
     """
+    warm_up = samples[0]
+    for method in METHODS.values():
+        method(warm_up.image, warm_up.seeds[HEADLINE_KIND])
     rows = []
     for index, sample in enumerate(tqdm(samples, desc=set_name, unit="img", file=sys.stderr)):
         order = list(METHODS) if index % 2 == 0 else list(reversed(METHODS))
@@ -365,8 +371,9 @@ def format_tables(summary: dict[str, dict]) -> str:
         name: {
             "peak_mb_ours": s["peak_mb_ours"], "peak_mb_grabcut": s["peak_mb_grabcut"],
             "base_mb_ours": s["base_mb_ours"], "base_mb_grabcut": s["base_mb_grabcut"],
-            f"speedup>={TARGET_SPEEDUP:g}": s["speedup_median"] >= TARGET_SPEEDUP,
-            f"dice>=grabcut-{DICE_MARGIN:g}": s["dice_ours"] >= s["dice_grabcut"] - DICE_MARGIN,
+            "speedup_target": TARGET_SPEEDUP[name],
+            "speedup_met": s["speedup_median"] >= TARGET_SPEEDUP[name],
+            "dice>=grabcut": s["dice_ours"] >= s["dice_grabcut"],
             f"peak<{MEMORY_LIMIT_MB:g}MB": s["peak_mb_ours"] < MEMORY_LIMIT_MB,
         } for name, s in sets.items()
     }, orient="index")

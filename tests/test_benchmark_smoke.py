@@ -232,3 +232,16 @@ def test_segment_asked_times_the_asked_stages_against_every_mode(monkeypatch, ca
     assert set(figures["cpu_seconds_per_image"]) == set(seconds)
     assert figures["speedup_asked_vs_all_per_mode"] > 1     # one graph cut of three
     assert len(lines) == 4
+
+
+def test_graphcut_tolerance_compares_tolerances_image_by_image(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    bench = importlib.import_module("graphcut_tolerance")
+    bench.main(["--dev-dir", str(REPO / "tests" / "data" / "ham10000_sample"), "--n", "2",
+                "--workers", "1", "--tolerances", "0.001,0.5"])
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(figures) == {"student/0.001", "student/0.5", "otsu/0.001", "otsu/0.5"}
+    reference, loose = figures["otsu/0.001"], figures["otsu/0.5"]
+    assert reference["n"] == 2 and reference["diff"] == 0 and reference["agreement"] == 1
+    assert 0.5 < reference["dice"] <= 1
+    assert loose["cuts"] == 1 <= reference["cuts"]           # 0.5: stop after the first cut

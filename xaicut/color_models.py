@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import sklearn
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
@@ -53,11 +54,12 @@ def color_features(image: np.ndarray, color_space: str) -> np.ndarray:
 def color_palette(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct colours of a uint8 RGB image: ``(colours (U, 3) uint8, index (H, W) int)``.
 
-    ``colours[index]`` reproduces the image; GMM scores are computed once per distinct colour.
+    ``colours[index]`` reproduces the image; colours are listed in order of first appearance
+    (hashing, ``pandas.factorize``, not sorting). GMM scores are computed once per distinct colour.
     """
     channels = image.astype(np.int32)
     packed = (channels[..., 0] << 16) | (channels[..., 1] << 8) | channels[..., 2]
-    codes, index = np.unique(packed.ravel(), return_inverse=True)
+    index, codes = pd.factorize(packed.ravel())
     colours = np.stack([codes >> 16, (codes >> 8) & 255, codes & 255], axis=1).astype(np.uint8)
     return colours, index.reshape(image.shape[:2])
 
@@ -93,25 +95,18 @@ def _fit_gmm(
     """Fit a full-covariance GMM to ``samples`` (N, C), N >= 1.
 
     With ``previous`` (the model of the last iteration, if it has no more components than the
-    samples allow) EM is warm-started from its parameters and runs at most
-    ``WARM_START_MAX_ITER`` steps, like GrabCut's one re-estimation per iteration; otherwise
-    it starts from k-means++ seeding (no Lloyd iterations: EM refines the means anyway) and runs
-    at most ``GMM_MAX_ITER`` steps.
+    samples allow) EM continues from its parameters (scikit-learn's ``warm_start``: ``previous``
+    itself is refitted and returned) for at most ``WARM_START_MAX_ITER`` steps, like GrabCut's
+    one re-estimation per iteration; otherwise it starts from k-means++ seeding (no Lloyd
+    iterations: EM refines the means anyway) and runs at most ``GMM_MAX_ITER`` steps.
     """
     n_components = _component_cap(samples, max_components)
-    common = {"covariance_type": "full", "reg_covar": REG_COVAR, "random_state": seed}
     if previous is not None and previous.n_components <= n_components:
-        gmm = GaussianMixture(
-            n_components=previous.n_components,
-            max_iter=WARM_START_MAX_ITER,
-            weights_init=previous.weights_,
-            means_init=previous.means_,
-            precisions_init=previous.precisions_,
-            **common,
-        )
+        gmm = previous.set_params(warm_start=True, max_iter=WARM_START_MAX_ITER)
     else:
-        gmm = GaussianMixture(n_components=n_components, max_iter=GMM_MAX_ITER,
-                              init_params="k-means++", **common)
+        gmm = GaussianMixture(n_components=n_components, covariance_type="full",
+                              reg_covar=REG_COVAR, random_state=seed, max_iter=GMM_MAX_ITER,
+                              init_params="k-means++")
     with warnings.catch_warnings():
         # Capping EM steps is deliberate; the models are refitted in the next iteration anyway.
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -146,7 +141,8 @@ def fit_color_gmms(
     model; ``bg_mask``: bool (H, W) pixels of the skin model (None = ``~fg_mask``; a trimap's
     certain skin leaves its unknown band out); each must have at least one pixel.
     ``components``: at most this many (lesion, skin) GMM components; ``previous``:
-    ``(fg_gmm, bg_gmm)`` of the last iteration to warm-start from, or None. Each region is
+    ``(fg_gmm, bg_gmm)`` of the last iteration to warm-start from (refitted in place and
+    returned), or None. Each region is
     subsampled to at most ``max_pixels`` pixels taken in the flat pixel ``order``
     (:func:`sampling_order`; None = ``sampling_order(fg_mask.shape, seed)``); ``seed`` fixes the
     GMMs. Returns ``(fg_gmm, bg_gmm)``.
