@@ -30,7 +30,6 @@ import sys
 import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +37,9 @@ import pandas as pd
 from tqdm import tqdm
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO))  # this checkout's xaicut; the script's own folder holds its siblings
 
+from graphcut_vs_grabcut import DEV_DIR, IMAGE_DIR, MASK_DIR, NOISE_SIGMA  # noqa: E402
 from xaicut.graphcut import GraphCutParams, graph_cut_refine  # noqa: E402
 from xaicut.io import read_mask, read_rgb  # noqa: E402
 from xaicut.metrics import bootstrap_interval, mask_metrics  # noqa: E402
@@ -52,12 +52,8 @@ from xaicut.seeds import (  # noqa: E402
 )
 from xaicut.student import student_seed  # noqa: E402
 
-DEV_DIR = REPO.parent / "shared" / "data" / "ham10000_dev_200x150"
-IMAGE_DIR = "HAM10000_images_part_1"
-MASK_DIR = "HAM10000_segmentations_lesion_tschandl"
 PROBABILITY_GRID = 32
 """Cells per side of the simulated student probability (a U-Net at 128 px is about this coarse)."""
-NOISE_SIGMA = 0.15
 
 
 def seeds_of(image: np.ndarray, truth: np.ndarray, image_id: str, seed: int) -> dict[str, Seed]:
@@ -76,16 +72,15 @@ def segment_image(task: tuple[Path, Path, list[float], int]) -> list[dict]:
     for kind, s in seeds_of(image, truth, image_path.stem, seed).items():
         reference = None
         for tolerance in tolerances:
-            params = replace(GraphCutParams(), tolerance=tolerance)
+            params = GraphCutParams(tolerance=tolerance)
             start = time.perf_counter()
             result = graph_cut_refine(image, s.initial, params, s.certain_fg, s.certain_bg)
             seconds = time.perf_counter() - start
             reference = result.mask if reference is None else reference
-            agreement = (mask_metrics(result.mask, reference)["dice"]
-                         if (result.mask.any() or reference.any()) else 1.0)
             rows.append({"image_id": image_path.stem, "kind": kind, "tolerance": tolerance,
                          "dice": mask_metrics(result.mask, truth)["dice"],
-                         "cuts": result.iterations, "seconds": seconds, "agreement": agreement})
+                         "cuts": result.iterations, "seconds": seconds,
+                         "agreement": mask_metrics(result.mask, reference)["dice"]})
     return rows
 
 

@@ -57,7 +57,7 @@ REPO = Path(__file__).resolve().parents[1]
 # sys.path starts with its own folder, so the repository root is not on it by default).
 sys.path.insert(0, str(REPO))
 
-from xaicut.demo_data import write_demo_dataset  # noqa: E402
+from xaicut.demo_data import IMAGE_DIR, MASK_DIR, write_demo_dataset  # noqa: E402
 from xaicut.graphcut import GraphCutParams, graph_cut_refine  # noqa: E402
 from xaicut.io import read_mask, read_rgb  # noqa: E402
 from xaicut.logs import setup_logging  # noqa: E402
@@ -68,8 +68,6 @@ log = logging.getLogger("benchmark")
 
 FULL_DIR = REPO / "tests" / "data" / "ham10000_sample"
 DEV_DIR = REPO.parent / "shared" / "data" / "ham10000_dev_200x150"
-IMAGE_DIR = "HAM10000_images_part_1"
-MASK_DIR = "HAM10000_segmentations_lesion_tschandl"
 SETS = ("full", "demo", "dev")
 
 SEED_GRIDS = (7, 14)

@@ -142,10 +142,9 @@ def fit_color_gmms(
     certain skin leaves its unknown band out); each must have at least one pixel.
     ``components``: at most this many (lesion, skin) GMM components; ``previous``:
     ``(fg_gmm, bg_gmm)`` of the last iteration to warm-start from (refitted in place and
-    returned), or None. Each region is
-    subsampled to at most ``max_pixels`` pixels taken in the flat pixel ``order``
-    (:func:`sampling_order`; None = ``sampling_order(fg_mask.shape, seed)``); ``seed`` fixes the
-    GMMs. Returns ``(fg_gmm, bg_gmm)``.
+    returned), or None. Each region is subsampled to at most ``max_pixels`` pixels taken in the
+    flat pixel ``order`` (:func:`sampling_order`; None = ``sampling_order(fg_mask.shape, seed)``);
+    ``seed`` fixes the GMMs. Returns ``(fg_gmm, bg_gmm)``.
     """
     bg_mask = ~fg_mask if bg_mask is None else bg_mask
     if not fg_mask.any() or not bg_mask.any():
